@@ -1,0 +1,54 @@
+"""Emulators of the Telegram, Twilio and Slack HTTP APIs, for tests, benchmarks and the sandbox.
+
+Each emulator is an aiohttp application (`.app`) that answers like the platform, so the
+official SDK works unchanged when its base URL points there. Each records every call
+(`calls`, `sent_to`, `await next_call(...)`), injects faults (`fail_next`, `hang_next`) and
+plays the customer: it POSTs real-format, correctly signed webhooks to the app under test.
+
+Example:
+    >>> emu = TelegramEmulator("123456:TEST")
+    >>> async with emu.run() as url:
+    ...     bot = Bot("123456:TEST", session=AiohttpSession(
+    ...         api=TelegramAPIServer.from_base(url)))
+    ...     await bot.send_message(42, "Hello")
+    ...     assert (await emu.next_call("sendMessage")).params["text"] == "Hello"
+
+Run one standalone with `python -m adapters.emulators telegram|twilio|slack --port N`.
+"""
+
+from __future__ import annotations
+
+from adapters.emulators._recorder import Call, Emulator, WebhookResult
+from adapters.emulators.slack import (
+    SlackEmulator,
+    block_actions_payload,
+    dm_channel,
+    event_payload,
+    signed_headers,
+)
+from adapters.emulators.telegram import (
+    TelegramEmulator,
+    callback_payload,
+    update_payload,
+    user_payload,
+)
+from adapters.emulators.twilio import StatusPost, TwilioEmulator, new_sid, sms_params
+
+__all__ = [
+    "Call",
+    "Emulator",
+    "SlackEmulator",
+    "StatusPost",
+    "TelegramEmulator",
+    "TwilioEmulator",
+    "WebhookResult",
+    "block_actions_payload",
+    "callback_payload",
+    "dm_channel",
+    "event_payload",
+    "new_sid",
+    "signed_headers",
+    "sms_params",
+    "update_payload",
+    "user_payload",
+]

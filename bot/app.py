@@ -1,0 +1,116 @@
+"""The aiohttp application: storage, engine, channels and pages wired together."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+
+from adapters.base import Adapter, DeliveryUpdate, Inbound
+from adapters.web import WebAdapter
+from bot.engine import Engine
+from bot.settings import Settings
+from dialogs import App
+from storage import Store, open_store
+
+log = logging.getLogger("baton")
+
+__all__ = ["ADAPTERS", "ENGINE", "STORE", "create_app", "load_app"]
+
+STORE = web.AppKey("store", Store)
+ENGINE = web.AppKey("engine", Engine)
+ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
+SETTINGS = web.AppKey("settings", Settings)
+
+MAX_BODY = 1024 * 1024
+
+
+def load_app(target: str | None) -> App:
+    """The `dialogs.App` named by "package.module:attribute" (default: the demo bot)."""
+    if not target:
+        target = "bot.demo:app"
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"cannot import {module_name!r}: {exc}") from None
+    found = getattr(module, attr or "app", None)
+    if not isinstance(found, App):
+        raise SystemExit(
+            f"{target!r} is not a dialogs.App: define `app = App(flows=[...])` in "
+            f"{module_name} and run `baton run {module_name}:app`")
+    return found
+
+
+class _Sink:
+    """Hands adapter input to the engine once it exists (routes are made before startup)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    async def receive(self, messages: Sequence[Inbound]) -> list[bool]:
+        return await self._app[ENGINE].receive(messages)
+
+    async def delivery_status(self, update: DeliveryUpdate) -> None:
+        await self._app[ENGINE].delivery_status(update)
+
+
+async def create_app(settings: Settings, dialogs_app: App, *,
+                     adapters: Sequence[Adapter] = ()) -> web.Application:
+    """Build the web application. Storage opens and the engine starts on startup."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    chosen: dict[str, Adapter] = {"web": WebAdapter()}
+    for adapter in adapters:
+        chosen[adapter.channel] = adapter
+    app[ADAPTERS] = chosen
+    sink = _Sink(app)
+    for adapter in chosen.values():
+        app.router.add_routes(list(adapter.routes(sink)))
+    app.router.add_get("/", _index)
+    app.router.add_get("/healthz", _health)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.database_url, engine=True)
+        try:
+            await store.check_schema()
+            engine = Engine(store, dialogs_app, chosen,
+                            outbox_max_attempts=settings.outbox_max_attempts,
+                            outbox_base_delay=settings.outbox_base_delay,
+                            outbox_max_delay=settings.outbox_max_delay)
+            app[STORE] = store
+            app[ENGINE] = engine
+            for adapter in chosen.values():
+                await adapter.start()
+            await engine.start()
+        except BaseException:
+            await store.close()
+            raise
+        try:
+            yield
+        finally:
+            await engine.stop()
+            for adapter in chosen.values():
+                try:
+                    await adapter.aclose()
+                except Exception:
+                    log.exception("closing the %s adapter failed", adapter.channel)
+            await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def _index(_: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/chat")
+
+
+async def _health(request: web.Request) -> web.StreamResponse:
+    engine = request.app.get(ENGINE)
+    return web.json_response({
+        "ok": engine is not None,
+        "lanes": engine.lanes.busy if engine else 0,
+        "outbox": engine.outbox.pending if engine else 0,
+    })

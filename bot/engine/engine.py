@@ -1,0 +1,116 @@
+"""The engine: inbox in, one customer at a time, outbox out; recovery after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+
+from adapters.base import Adapter, DeliveryUpdate, Inbound
+from adapters.errors import BadRequest
+from bot.engine.lanes import Lanes
+from bot.engine.outbox import Outbox
+from bot.engine.turns import TurnHandler
+from dialogs import App
+from storage import Accepted, AlreadyHandled, NewInbound, Store
+
+log = logging.getLogger("baton.engine")
+
+__all__ = ["Engine"]
+
+_MAX_ID = 255
+
+
+class Engine:
+    """Implements the adapters' `Sink`: commits input, then handles it in order."""
+
+    def __init__(self, store: Store, app: App, adapters: Mapping[str, Adapter], *,
+                 outbox_max_attempts: int = 8, outbox_base_delay: float = 1.0,
+                 outbox_max_delay: float = 600.0, sweep_interval: float = 5.0,
+                 max_failures: int = 3) -> None:
+        self.store = store
+        self.app = app
+        self.adapters = dict(adapters)
+        self.outbox = Outbox(store, self.adapters, max_attempts=outbox_max_attempts,
+                             base_delay=outbox_base_delay, max_delay=outbox_max_delay)
+        self.turns = TurnHandler(store, app, self.outbox)
+        self.lanes = Lanes(store, self._handle)
+        self.sweep_interval = sweep_interval
+        self.max_failures = max_failures
+        self._failures: dict[int, int] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""
+        await self.sweep()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(),
+                                                               name="baton-sweeper")
+
+    async def stop(self) -> None:
+        """Finish running turns; queued work stays in the database for the next start."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.lanes.close()
+        await self.outbox.close()
+
+    async def receive(self, messages: Sequence[Inbound]) -> list[bool]:
+        """Commit `messages` to the inbox (deduplicated), then queue them. See `Sink`."""
+        items = []
+        for m in messages:
+            for name, value in (("message id", m.message_id), ("identity", m.identity),
+                                ("channel", m.channel)):
+                if not value or len(value) > _MAX_ID or "\x00" in value:
+                    raise BadRequest(f"{name} must be 1-{_MAX_ID} characters without NUL")
+            items.append(NewInbound(m.channel, m.message_id, m.identity, m.to_json(), m.route,
+                                    m.display_name))
+        accepted = await self.store.accept(items)
+        for row in accepted:
+            if row is not None:
+                self.lanes.push(row)
+        return [row is not None for row in accepted]
+
+    async def delivery_status(self, update: DeliveryUpdate) -> None:
+        """Record a delivery receipt. See `Sink`."""
+        found = await self.store.delivery_status(update.channel, update.platform_id,
+                                                 update.status, update.error_code)
+        if not found:
+            log.info("delivery status for unknown %s message %s", update.channel,
+                     update.platform_id)
+
+    async def _handle(self, row: Accepted) -> None:
+        try:
+            await self.turns.handle(row)
+        except AlreadyHandled:
+            log.info("inbox %s was already handled elsewhere; skipped", row.inbox_id)
+            self.turns.forget(row.customer_id)
+        except Exception:
+            count = self._failures.get(row.inbox_id, 0) + 1
+            self._failures[row.inbox_id] = count
+            self.turns.forget(row.customer_id)
+            if count < self.max_failures:
+                raise
+            log.exception("inbox %s failed %d times; recorded without a reply", row.inbox_id,
+                          count)
+            await self.turns.give_up(row)
+            self._failures.pop(row.inbox_id, None)
+        else:
+            self._failures.pop(row.inbox_id, None)
+
+    async def sweep(self) -> None:
+        """Queue inbox rows and due replies that nobody is handling."""
+        for row in await self.store.pending_inbox():
+            self.lanes.push(row)
+        due = await self.store.due_outbox()
+        if due:
+            self.outbox.enqueue(due)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed; trying again in %.0fs", self.sweep_interval)

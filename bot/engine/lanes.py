@@ -1,0 +1,132 @@
+"""One customer at a time: each customer's messages are handled in arrival order, one by
+one, while different customers run concurrently.
+
+In one process a lane is an in-memory queue and a task. With several processes (PostgreSQL)
+a lane first takes the customer's lease in the database, picks up rows other processes
+committed, and after giving the lease back looks once more, so no row is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from storage import Accepted, Store
+
+log = logging.getLogger("baton.engine")
+
+__all__ = ["Lanes"]
+
+_LEASE_SECONDS = 60.0
+
+
+class Lanes:
+    """Per-customer ordered execution of inbox rows."""
+
+    def __init__(self, store: Store, handle: Callable[[Accepted], Awaitable[None]],
+                 *, concurrency: int = 256) -> None:
+        self._store = store
+        self._handle = handle
+        self._queues: dict[int, deque[Accepted]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._queued: set[int] = set()
+        self._done: dict[int, None] = {}  # recently handled inbox ids (bounded)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._closing = False
+
+    def push(self, row: Accepted) -> None:
+        """Queue an inbox row on its customer's lane."""
+        if self._closing or row.inbox_id in self._queued or row.inbox_id in self._done:
+            return
+        self._queued.add(row.inbox_id)
+        queue = self._queues.get(row.customer_id)
+        if queue is None:
+            queue = self._queues[row.customer_id] = deque()
+        queue.append(row)
+        if row.customer_id not in self._tasks:
+            self._tasks[row.customer_id] = asyncio.get_running_loop().create_task(
+                self._run(row.customer_id), name=f"baton-lane-{row.customer_id}"
+            )
+
+    @property
+    def busy(self) -> int:
+        """Customers with work queued or running."""
+        return len(self._tasks)
+
+    async def _run(self, customer_id: int) -> None:
+        try:
+            while True:
+                if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
+                    # Another process holds this customer; it picks our rows up.
+                    self._drop(customer_id)
+                    return
+                if not self._store.exclusive:
+                    await self._merge_committed(customer_id)
+                await self._drain(customer_id)
+                if self._store.exclusive:
+                    return
+                await self._store.release_lease(customer_id)
+                # A row committed by another process while we released must not wait.
+                if not await self._store.pending_inbox(customer_id=customer_id, limit=1):
+                    return
+                await self._merge_committed(customer_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("lane of customer %s stopped; its rows stay in the inbox", customer_id)
+            self._drop(customer_id)
+        finally:
+            self._tasks.pop(customer_id, None)
+            queue = self._queues.get(customer_id)
+            if queue is not None and not queue:
+                del self._queues[customer_id]
+            elif queue and not self._closing:
+                # Rows arrived after the loop decided to stop: start again.
+                self._tasks[customer_id] = asyncio.get_running_loop().create_task(
+                    self._run(customer_id), name=f"baton-lane-{customer_id}"
+                )
+
+    async def _drain(self, customer_id: int) -> None:
+        queue = self._queues[customer_id]
+        while queue:
+            row = queue[0]
+            async with self._slots:
+                await self._handle(row)
+            queue.popleft()
+            self._queued.discard(row.inbox_id)
+            self._done[row.inbox_id] = None
+            if len(self._done) > 100_000:
+                for key in list(self._done)[:50_000]:
+                    del self._done[key]
+
+    async def _merge_committed(self, customer_id: int) -> None:
+        rows = await self._store.pending_inbox(customer_id=customer_id)
+        queue = self._queues.setdefault(customer_id, deque())
+        known = {r.inbox_id for r in queue}
+        fresh = [r for r in rows if r.inbox_id not in known and r.inbox_id not in self._done]
+        if fresh:
+            for r in fresh:
+                self._queued.add(r.inbox_id)
+            merged = sorted([*queue, *fresh], key=lambda r: r.inbox_id)
+            queue.clear()
+            queue.extend(merged)
+
+    def _drop(self, customer_id: int) -> None:
+        queue = self._queues.pop(customer_id, deque())
+        for r in queue:
+            self._queued.discard(r.inbox_id)
+
+    async def close(self) -> None:
+        """Let running turns finish; queued rows stay in the inbox for the next start."""
+        self._closing = True
+        for customer_id, queue in list(self._queues.items()):
+            # keep only the row being handled
+            while len(queue) > 1:
+                self._queued.discard(queue.pop().inbox_id)
+            if customer_id not in self._tasks:
+                queue.clear()
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,147 @@
+"""One turn: an inbox row in, the flow replayed, state and replies committed together."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from adapters.base import Inbound
+from bot.engine.outbox import Outbox
+from dialogs import App
+from dialogs._replay import run_turn
+from storage import Accepted, CustomerState, ReplyWrite, Store, TurnWrite
+
+log = logging.getLogger("baton.engine")
+
+__all__ = ["TurnHandler", "answer_of"]
+
+_CACHE_SIZE = 20_000
+
+
+def answer_of(inbound: Inbound) -> dict[str, Any]:
+    """What a flow sees of a message (journaled as the answer)."""
+    data: dict[str, Any] = {}
+    if inbound.text is not None:
+        data["text"] = inbound.text
+    if inbound.choice is not None:
+        data["choice"] = inbound.choice
+    if inbound.media:
+        data["media"] = [[m.kind, m.url, m.mime_type, m.name] for m in inbound.media]
+    if inbound.contact_phone is not None:
+        data["contact_phone"] = inbound.contact_phone
+    if inbound.location is not None:
+        data["location"] = [inbound.location.latitude, inbound.location.longitude]
+    if inbound.start_payload is not None:
+        data["start_payload"] = inbound.start_payload
+    return data
+
+
+class TurnHandler:
+    """Handles inbox rows; keeps a bounded cache of customer state between turns."""
+
+    def __init__(self, store: Store, app: App, outbox: Outbox) -> None:
+        self._store = store
+        self._app = app
+        self._outbox = outbox
+        self._states: OrderedDict[int, CustomerState] = OrderedDict()
+        self._flags: OrderedDict[int, dict[str, bool]] = OrderedDict()
+
+    def forget(self, customer_id: int) -> None:
+        """Drop cached state, e.g. when another process may have changed it."""
+        self._states.pop(customer_id, None)
+
+    async def _state(self, customer_id: int) -> CustomerState:
+        state = self._states.get(customer_id)
+        if state is None or not self._store.exclusive:
+            state = await self._store.load_state(customer_id)
+        return state
+
+    async def _identity_flags(self, identity_id: int) -> dict[str, bool]:
+        flags = self._flags.get(identity_id)
+        if flags is None:
+            flags = await self._store.identity_flags(identity_id)
+            self._flags[identity_id] = flags
+            if len(self._flags) > _CACHE_SIZE:
+                self._flags.popitem(last=False)
+        return flags
+
+    def identity_changed(self, identity_id: int, **flags: bool) -> None:
+        """Update cached flags after the outbox marked an identity unreachable or opted out."""
+        cached = self._flags.get(identity_id)
+        if cached is not None:
+            cached.update(flags)
+
+    async def handle(self, row: Accepted) -> None:
+        """Handle one inbox row; returns after its effects are committed."""
+        inbound = Inbound.from_json(row.payload)
+        state = await self._state(row.customer_id)
+        flags = await self._identity_flags(row.identity_id)
+        turn = TurnWrite(
+            inbox_id=row.inbox_id, customer_id=row.customer_id,
+            conversation_id=state.conversation_id, identity_id=row.identity_id,
+            channel=inbound.channel, inbound_text=inbound.text,
+            inbound_payload=answer_of(inbound) | ({"edited": True} if inbound.edited else {}),
+            inbound_platform_id=inbound.message_id, active_run_id=state.active_run_id,
+        )
+        if inbound.control in ("opt_out", "opt_in"):
+            # The platform already answered the customer; we record and honour it.
+            opted_out = inbound.control == "opt_out"
+            turn.identity_flags = {"opted_out": opted_out}
+            await self._store.commit_turn(turn)
+            flags["opted_out"] = opted_out
+            self._remember(state)
+            return
+        if inbound.edited:
+            # Policy: an edit is recorded for people to read; flows never re-run on it.
+            await self._store.commit_turn(turn)
+            self._remember(state)
+            return
+        outcome = await run_turn(self._app, state, turn.inbound_payload or {},
+                                 channel=inbound.channel)
+        reachable = not (flags.get("opted_out") or flags.get("unreachable"))
+        turn.replies = [
+            ReplyWrite(inbound.channel, row.identity_id, inbound.identity, inbound.route,
+                       prompt.text, prompt.to_json(), send=reachable)
+            for prompt in outcome.replies
+        ]
+        turn.new_runs = outcome.new_runs
+        turn.ended_runs = outcome.ended_runs
+        turn.journal = outcome.journal
+        turn.active_run_id = outcome.active_run_id
+        turn.memory = outcome.memory
+        turn.status = outcome.status
+        turn.handoff_reason = outcome.handoff_reason
+        outbox_rows = await self._store.commit_turn(turn)
+        state.active_run_id = outcome.active_run_id
+        state.active_flow = outcome.active_flow
+        state.journal = outcome.active_journal
+        if outcome.memory is not None:
+            state.memory = outcome.memory
+        if outcome.status is not None:
+            state.status = outcome.status
+        self._remember(state)
+        if outbox_rows:
+            self._outbox.enqueue(outbox_rows)
+
+    async def give_up(self, row: Accepted) -> None:
+        """Mark a row that keeps failing as handled, with an apology, so the line moves on."""
+        inbound = Inbound.from_json(row.payload)
+        state = await self._store.load_state(row.customer_id)
+        turn = TurnWrite(
+            inbox_id=row.inbox_id, customer_id=row.customer_id,
+            conversation_id=state.conversation_id, identity_id=row.identity_id,
+            channel=inbound.channel, inbound_text=inbound.text,
+            inbound_payload=answer_of(inbound), inbound_platform_id=inbound.message_id,
+            active_run_id=state.active_run_id,
+            replies=[ReplyWrite(inbound.channel, row.identity_id, inbound.identity,
+                                inbound.route, self._app.texts.apology,
+                                {"text": self._app.texts.apology})],
+        )
+        self._outbox.enqueue(await self._store.commit_turn(turn))
+
+    def _remember(self, state: CustomerState) -> None:
+        self._states[state.customer_id] = state
+        self._states.move_to_end(state.customer_id)
+        if len(self._states) > _CACHE_SIZE:
+            self._states.popitem(last=False)

@@ -1,0 +1,98 @@
+"""Settings: one typed object from `BATON_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting of Baton. A channel is on when its credentials are set."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore",
+                                      env_file_encoding="utf-8")
+
+    database_url: str = "sqlite+aiosqlite:///./baton.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+    """The https URL the platforms reach this server at (webhooks, Twilio signatures)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    telegram_token: str | None = None
+    telegram_secret: str | None = None
+    telegram_api_base: str | None = None
+    telegram_mode: Literal["webhook", "polling"] = "webhook"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str | None = None
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_base: str | None = None
+
+    sandbox: bool | None = None
+    """Serve /sandbox; by default on when no platform credentials are set."""
+    outbox_max_attempts: int = Field(8, ge=1, le=100)
+    outbox_base_delay: float = Field(1.0, gt=0, le=3600)
+    outbox_max_delay: float = Field(600.0, gt=0, le=86400)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("use sqlite+aiosqlite:///./baton.db or "
+                             "postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("public_url", "telegram_api_base", "twilio_api_base", "slack_api_base")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("telegram_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("Telegram allows 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @property
+    def channels_configured(self) -> list[str]:
+        """Platform channels whose credentials are set."""
+        on = []
+        if self.telegram_token:
+            on.append("telegram")
+        if self.twilio_account_sid and self.twilio_auth_token:
+            on.append("twilio")
+        if self.slack_bot_token and self.slack_signing_secret:
+            on.append("slack")
+        return on
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise `SettingsError` naming each bad `BATON_*` variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "BATON_" + "_".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("bad settings:\n  " + "\n  ".join(problems)) from None

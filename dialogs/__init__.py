@@ -1,0 +1,45 @@
+"""The flow API: write customer conversations as plain async Python.
+
+Example:
+    >>> from dialogs import App, Choice, Context, Invalid, flow
+    >>> from dialogs.triggers import Command, Keyword
+    >>>
+    >>> @flow(triggers=[Command("order"), Keyword("where is my order")])
+    ... async def order_help(ctx: Context) -> None:
+    ...     name = await ctx.ask("What's your name?", remember="name")
+    ...     await ctx.say(f"Thanks, {name}!")
+    >>>
+    >>> app = App(flows=[order_help])
+"""
+
+from __future__ import annotations
+
+from dialogs.context import Answer, Context, Memory
+from dialogs.errors import FlowError, Invalid, RegistrationError, ReplayMismatch
+from dialogs.flows import App, Flow, Texts, flow
+from dialogs.interruptions import Interruptions
+from dialogs.prompts import Choice, Media, Prompt
+from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
+
+__all__ = [
+    "Answer",
+    "App",
+    "Button",
+    "Choice",
+    "Command",
+    "Context",
+    "Flow",
+    "FlowError",
+    "Interruptions",
+    "Invalid",
+    "Keyword",
+    "Media",
+    "Memory",
+    "Prompt",
+    "Regex",
+    "RegistrationError",
+    "ReplayMismatch",
+    "Texts",
+    "Trigger",
+    "flow",
+]

@@ -1,0 +1,221 @@
+"""`Context`: what a flow uses to talk to the customer, durably.
+
+Every answer to `ask` and every result of `step` is journaled. On the customer's next message
+the flow function runs again from the top; journaled calls return at once with their recorded
+values (and `say` does not repeat), up to the first question not yet answered. So a flow
+survives restarts and goes on from whichever channel the customer writes next.
+
+Between awaits a flow must be deterministic: read the clock, draw random numbers and call
+other services only inside `ctx.step`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dialogs import _codec
+from dialogs.errors import Invalid, ReplayMismatch
+from dialogs.prompts import Choice, Media, Prompt, match_choice
+
+if TYPE_CHECKING:
+    from dialogs._replay import Replay
+    from dialogs.flows import Flow
+
+__all__ = ["Answer", "Context", "Memory"]
+
+T = TypeVar("T")
+
+
+class Memory(MutableMapping[str, Any]):
+    """The customer's memory: kept across flows and channels, saved with the turn.
+
+    Example:
+        >>> ctx.memory["language"] = "nl"
+        >>> ctx.memory.get("name")
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self.changed = False
+
+    def __getitem__(self, key: str) -> Any:
+        return _codec.decode(self._data[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = _codec.encode(value)
+        self.changed = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.changed = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def raw(self) -> dict[str, Any]:
+        """The stored (JSON) form."""
+        return self._data
+
+
+class Answer:
+    """Everything the customer sent as an answer: text, pressed choice, media, contact."""
+
+    __slots__ = ("choice", "contact_phone", "location", "media", "text")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.text: str | None = data.get("text")
+        self.choice: str | None = data.get("choice")
+        self.media: tuple[Media, ...] = tuple(Media(*m) for m in data.get("media", ()))
+        self.contact_phone: str | None = data.get("contact_phone")
+        loc = data.get("location")
+        self.location: tuple[float, float] | None = (loc[0], loc[1]) if loc else None
+
+    def __repr__(self) -> str:
+        return f"Answer(text={self.text!r}, choice={self.choice!r})"
+
+
+class Context:
+    """One customer's side of a flow. Flows receive it as their only argument."""
+
+    def __init__(self, replay: Replay) -> None:
+        self._replay = replay
+
+    @property
+    def customer_id(self) -> int:
+        """The customer's id, the same on every channel."""
+        return self._replay.customer_id
+
+    @property
+    def channel(self) -> str:
+        """The channel of the message being handled ("telegram", "twilio", "slack", ...)."""
+        return self._replay.channel
+
+    @property
+    def memory(self) -> Memory:
+        """What the customer told the bot before, on any channel (see `remember=`)."""
+        return self._replay.memory
+
+    @property
+    def trigger(self) -> Answer:
+        """The message that started this run of the flow."""
+        return Answer(self._replay.trigger)
+
+    @property
+    def answer(self) -> Answer | None:
+        """The full last answer (media, contact, location) given to `ask`."""
+        return self._replay.last_answer
+
+    async def ask(
+        self,
+        prompt: str | Prompt,
+        *,
+        choices: Sequence[Choice | str] | None = None,
+        validate: Callable[[str], T] | None = None,
+        remember: str | None = None,
+        key: str | None = None,
+    ) -> Any:
+        """Ask a question and return the answer.
+
+        Example:
+            >>> name = await ctx.ask("What's your name?", remember="name")
+            >>> size = await ctx.ask("Which size?", choices=[Choice("s", "Small"), "Large"])
+            >>> day = await ctx.ask("Which day?", validate=date)
+
+        Args:
+            prompt: the question.
+            choices: options; the answer is the chosen `Choice.value`. Shown as buttons
+                or numbered options; a typed number or label also selects.
+            validate: turns the text into the value returned, or raises `Invalid(message)`,
+                whose message is sent and the question asked again.
+            remember: a memory key. If the customer already answered it (in any flow, on any
+                channel) the question is skipped; a new answer is remembered.
+            key: a stable name for the question, so rewording the prompt in a new deploy does
+                not restart flows in progress (defaults to `remember`, then the prompt text).
+        """
+        return await self._replay.ask(
+            _as_prompt(prompt, choices), validate=validate, remember=remember, key=key
+        )
+
+    async def say(self, message: str | Prompt) -> None:
+        """Send a message.
+
+        Example:
+            >>> await ctx.say("Your parcel is on its way.")
+        """
+        await self._replay.say(message if isinstance(message, Prompt) else Prompt(message))
+
+    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a side effect once; on replay return its recorded result instead.
+
+        The result must be JSON-like, a date, decimal, dataclass or pydantic model.
+
+        Example:
+            >>> order = await ctx.step("lookup order", lookup_order, number)
+        """
+        return await self._replay.step(name, fn, *args, **kwargs)
+
+    async def run(self, sub: Flow) -> Any:
+        """Run another flow inside this one and return what it returns.
+
+        Example:
+            >>> address = await ctx.run(ask_address)
+        """
+        return await self._replay.sub(sub, self)
+
+    async def handoff(self, *, reason: str) -> None:
+        """Hand the conversation to a person: it waits in the queue with `reason`.
+
+        Example:
+            >>> await ctx.handoff(reason="refund over 100 euro")
+        """
+        await self._replay.handoff(reason)
+
+
+def _as_prompt(prompt: str | Prompt, choices: Sequence[Choice | str] | None) -> Prompt:
+    options = tuple(c if isinstance(c, Choice) else Choice(str(c)) for c in choices or ())
+    values = [c.value for c in options]
+    if len(set(values)) != len(values):
+        raise ValueError(f"duplicate choice values in {values}")
+    if isinstance(prompt, Prompt):
+        return Prompt(prompt.text, options or prompt.choices, prompt.media, prompt.meta)
+    return Prompt(str(prompt), options)
+
+
+def convert_answer(
+    prompt: Prompt, answer: Mapping[str, Any], validate: Callable[[str], Any] | None,
+    texts_pick: str, texts_text: str,
+) -> Any:
+    """The value an answer gives to `ask`, or raise `Invalid` with the re-prompt."""
+    if prompt.choices:
+        chosen = answer.get("choice")
+        picked = None
+        if chosen is not None:
+            picked = next((c for c in prompt.choices if c.value == chosen), None)
+        if picked is None and answer.get("text"):
+            picked = match_choice(prompt.choices, answer["text"])
+        if picked is None:
+            raise Invalid(texts_pick)
+        return picked.value if validate is None else validate(picked.value)
+    text = answer.get("text")
+    if text is None:
+        text = answer.get("choice") or answer.get("contact_phone")
+    if text is None or not str(text).strip():
+        raise Invalid(texts_text)
+    return str(text) if validate is None else validate(str(text))
+
+
+def is_async(fn: Callable[..., Any]) -> bool:
+    """Whether calling `fn` returns an awaitable."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
+
+
+def mismatch(expected: str, found: str) -> ReplayMismatch:
+    """A ReplayMismatch with a message a developer can act on."""
+    return ReplayMismatch(f"the flow now does {expected} where its journal recorded {found}")

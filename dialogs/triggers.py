@@ -1,0 +1,119 @@
+"""What starts a flow: a command, a keyword, a pattern or a button.
+
+Example:
+    >>> @flow(triggers=[Command("order"), Keyword("where is my order"), Button("order")])
+    ... async def order_help(ctx: Context) -> None: ...
+
+Commands start their flow even in the middle of another flow; keywords, patterns and buttons
+start one only when no flow is waiting for an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dialogs.errors import RegistrationError
+
+__all__ = ["Button", "Command", "Keyword", "Message", "Regex", "Trigger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What a trigger looks at."""
+
+    text: str | None
+    choice: str | None = None
+
+
+class Trigger(Protocol):
+    """Anything with `matches(message) -> bool`; `interrupts` makes it win over a flow."""
+
+    interrupts: bool
+
+    def matches(self, message: Message) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command: `Command("order")` matches "/order", "/order 123", "/order@my_bot"."""
+
+    name: str
+    interrupts: bool = True
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", self.name.lstrip("/")):
+            raise RegistrationError(
+                f"Command({self.name!r}): use letters, digits and _ only, e.g. Command('order')"
+            )
+        object.__setattr__(self, "name", self.name.lstrip("/").lower())
+
+    def matches(self, message: Message) -> bool:
+        text = (message.text or "").strip()
+        if not text.startswith("/"):
+            return False
+        word = text[1:].split(maxsplit=1)[0] if len(text) > 1 else ""
+        return word.split("@", 1)[0].lower() == self.name
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """Matches when any of the phrases occurs as whole words, in any case.
+
+    `Keyword("where is my order", "track")` matches "Hi, where is my order?".
+    """
+
+    phrases: tuple[str, ...]
+    interrupts: bool = False
+    _patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+
+    def __init__(self, *phrases: str) -> None:
+        cleaned = tuple(_normalise(p) for p in phrases)
+        if not cleaned or not all(cleaned):
+            raise RegistrationError("Keyword needs at least one non-empty phrase")
+        object.__setattr__(self, "phrases", cleaned)
+        object.__setattr__(self, "interrupts", False)
+        object.__setattr__(
+            self, "_patterns", tuple(re.compile(rf"(?:^| ){re.escape(p)}(?: |$)") for p in cleaned)
+        )
+
+    def matches(self, message: Message) -> bool:
+        if not message.text:
+            return False
+        text = _normalise(message.text)
+        return any(p.search(text) for p in self._patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """Matches when the pattern is found in the text (`re.search`, case-insensitive)."""
+
+    pattern: str
+    interrupts: bool = False
+    _compiled: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "_compiled", re.compile(self.pattern, re.IGNORECASE))
+        except re.error as exc:
+            raise RegistrationError(f"Regex({self.pattern!r}) does not compile: {exc}") from None
+
+    def matches(self, message: Message) -> bool:
+        assert self._compiled is not None
+        return bool(message.text and self._compiled.search(message.text))
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """Matches a pressed button (or picked choice) with this value."""
+
+    value: str
+    interrupts: bool = False
+
+    def matches(self, message: Message) -> bool:
+        return message.choice == self.value

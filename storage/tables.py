@@ -1,0 +1,186 @@
+"""The tables, as SQLModel models. Times are Unix seconds (float), identical on every backend.
+
+A customer is the person; identities are where they can be reached (channel + external id);
+the conversation, memory and flow journal belong to the customer, never to a channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONText, SafeText
+
+__all__ = [
+    "Conversation",
+    "Customer",
+    "FlowRun",
+    "Identity",
+    "InboxItem",
+    "JournalEntry",
+    "Message",
+    "OutboxItem",
+    "metadata",
+]
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _pk() -> Any:
+    return Field(default=None, sa_column=Column(_ID, primary_key=True, autoincrement=True))
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = False) -> Any:
+    from sqlalchemy import ForeignKey
+
+    return Field(
+        default=None,
+        sa_column=Column(_ID, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class Customer(SQLModel, table=True):
+    """A person, whatever channels they write from."""
+
+    __tablename__ = "customers"
+    id: int | None = _pk()
+    created_at: float
+    last_seen_at: float
+    memory: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    """What the customer told the bot once (`remember=`), used on every channel."""
+    conversation_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    active_run_id: str | None = Field(default=None, max_length=32)
+    last_identity_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    """The process handling this customer's messages now (PostgreSQL, many processes)."""
+    lease_until: float | None = None
+
+
+class Identity(SQLModel, table=True):
+    """Where a customer can be reached: a channel and the platform's id of them."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity"),)
+    id: int | None = _pk()
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=255)
+    customer_id: int = _fk("customers.id", index=True)
+    route: str | None = Field(default=None, max_length=255)
+    display_name: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    unreachable: bool = False
+    """The platform said this identity cannot be reached (blocked the bot)."""
+    opted_out: bool = False
+    """The customer opted out on this channel (SMS STOP): nothing is sent until they opt in."""
+    created_at: float
+    last_seen_at: float
+
+
+class Conversation(SQLModel, table=True):
+    """The customer's conversation and who holds it: bot, waiting, agent, resolved."""
+
+    __tablename__ = "conversations"
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id", index=True)
+    status: str = Field(default="bot", max_length=16)
+    status_at: float
+    handoff_reason: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    created_at: float
+
+
+class Message(SQLModel, table=True):
+    """Every message in either direction, on any channel."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_customer", "customer_id", "id"),
+        Index("ix_messages_platform", "channel", "platform_message_id"),
+    )
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id")
+    conversation_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    direction: str = Field(max_length=3)
+    """"in" or "out"."""
+    author: str = Field(max_length=16)
+    """"customer", "bot", "agent" or "system"."""
+    channel: str = Field(max_length=32)
+    identity_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    text: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONText, nullable=True))
+    platform_message_id: str | None = Field(default=None, max_length=255)
+    delivery_status: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    created_at: float
+
+
+class InboxItem(SQLModel, table=True):
+    """An inbound message, committed before the webhook is acknowledged."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_message_id", name="uq_inbox_platform_id"),
+        Index("ix_inbox_pending", "customer_id", "processed_at", "id"),
+    )
+    id: int | None = _pk()
+    channel: str = Field(max_length=32)
+    platform_message_id: str = Field(max_length=255)
+    customer_id: int = _fk("customers.id")
+    identity_id: int = _fk("identities.id")
+    payload: dict[str, Any] = Field(sa_column=Column(JSONText, nullable=False))
+    received_at: float
+    processed_at: float | None = None
+
+
+class OutboxItem(SQLModel, table=True):
+    """A reply waiting to leave, or what happened when it tried."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id", index=True)
+    message_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    channel: str = Field(max_length=32)
+    identity_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    external_id: str = Field(max_length=255)
+    route: str | None = Field(default=None, max_length=255)
+    payload: dict[str, Any] = Field(sa_column=Column(JSONText, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    """"pending", "sent" or "failed"."""
+    attempts: int = 0
+    next_attempt_at: float
+    last_error: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claim_until: float | None = None
+    created_at: float
+    sent_at: float | None = None
+
+
+class FlowRun(SQLModel, table=True):
+    """One run of a flow for a customer; its journal makes it durable."""
+
+    __tablename__ = "flow_runs"
+    id: str = Field(primary_key=True, max_length=32)
+    customer_id: int = _fk("customers.id", index=True)
+    flow: str = Field(max_length=255)
+    status: str = Field(default="active", max_length=16)
+    """"active", "done", "cancelled", "failed" or "restarted"."""
+    started_at: float
+    ended_at: float | None = None
+
+
+class JournalEntry(SQLModel, table=True):
+    """One effect of a flow run: an answer, a step result, a message said."""
+
+    __tablename__ = "flow_journal"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_journal_seq"),)
+    id: int | None = _pk()
+    run_id: str = Field(foreign_key="flow_runs.id", max_length=32)
+    seq: int
+    kind: str = Field(max_length=16)
+    key: str = Field(sa_column=Column(SafeText, nullable=False))
+    value: Any = Field(default=None, sa_column=Column(JSONText, nullable=True))
+    created_at: float
+
+
+metadata = SQLModel.metadata
