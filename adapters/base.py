@@ -70,10 +70,20 @@ class Inbound:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored in the inbox (raw payload included, for audit and replay)."""
-        data: dict[str, Any] = {"channel": self.channel, "message_id": self.message_id,
-                                "identity": self.identity}
-        for name in ("text", "choice", "contact_phone", "route", "display_name", "control",
-                     "start_payload"):
+        data: dict[str, Any] = {
+            "channel": self.channel,
+            "message_id": self.message_id,
+            "identity": self.identity,
+        }
+        for name in (
+            "text",
+            "choice",
+            "contact_phone",
+            "route",
+            "display_name",
+            "control",
+            "start_payload",
+        ):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value

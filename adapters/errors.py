@@ -1,17 +1,24 @@
 """Errors raised by channel adapters.
 
-    AdapterError
-    ├── SignatureError        the request is not from the platform (answered 401/403)
-    ├── BadRequest            the request is malformed (answered 400/413/415)
-    └── SendError             a send failed; `retryable` says whether to try again
-        ├── RateLimited       the platform asked us to wait `retry_after` seconds
-        └── Unreachable       the customer cannot be reached on this identity
-                              (blocked the bot, opted out): never retried
+AdapterError
+├── SignatureError        the request is not from the platform (answered 401/403)
+├── BadRequest            the request is malformed (answered 400/413/415)
+└── SendError             a send failed; `retryable` says whether to try again
+    ├── RateLimited       the platform asked us to wait `retry_after` seconds
+    └── Unreachable       the customer cannot be reached on this identity
+                          (blocked the bot, opted out): never retried
 """
 
 from __future__ import annotations
 
-__all__ = ["AdapterError", "BadRequest", "RateLimited", "SendError", "SignatureError", "Unreachable"]
+__all__ = [
+    "AdapterError",
+    "BadRequest",
+    "RateLimited",
+    "SendError",
+    "SignatureError",
+    "Unreachable",
+]
 
 
 class AdapterError(Exception):

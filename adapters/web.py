@@ -60,8 +60,9 @@ class LocalAdapter:
 
     def render(self, prompt: Prompt) -> Rendered:
         """One message with its choices as buttons."""
-        return Rendered(({"text": prompt.text,
-                          "choices": [[c.value, c.label] for c in prompt.choices]},))
+        return Rendered(
+            ({"text": prompt.text, "choices": [[c.value, c.label] for c in prompt.choices]},)
+        )
 
     async def send(self, to: Address, rendered: Rendered) -> Sent:
         """Keep the reply for the page or terminal of `to.identity`."""
@@ -70,9 +71,14 @@ class LocalAdapter:
             queue = self._replies.setdefault(to.identity, deque(maxlen=_KEEP))
             for part in rendered.parts:
                 self._seq += 1
-                queue.append(Reply(self._seq, str(part["text"]),
-                                   tuple((v, lbl) for v, lbl in part.get("choices", ())),
-                                   time.time()))
+                queue.append(
+                    Reply(
+                        self._seq,
+                        str(part["text"]),
+                        tuple((v, lbl) for v, lbl in part.get("choices", ())),
+                        time.time(),
+                    )
+                )
                 ids.append(f"{self.channel}-{self._seq}")
             self._changed.notify_all()
         return Sent(tuple(ids))
@@ -86,8 +92,8 @@ class LocalAdapter:
         async with self._changed:
             try:
                 await asyncio.wait_for(
-                    self._changed.wait_for(lambda: bool(self.replies(identity, after))),
-                    timeout)
+                    self._changed.wait_for(lambda: bool(self.replies(identity, after))), timeout
+                )
             except TimeoutError:
                 return []
         return self.replies(identity, after)
@@ -115,8 +121,14 @@ class WebAdapter(LocalAdapter):
             response = web.Response(text=body, content_type="text/html")
             _security_headers(response)
             if _COOKIE not in request.cookies:
-                response.set_cookie(_COOKIE, secrets.token_urlsafe(18), httponly=True,
-                                    samesite="Strict", max_age=365 * 86400, path="/chat")
+                response.set_cookie(
+                    _COOKIE,
+                    secrets.token_urlsafe(18),
+                    httponly=True,
+                    samesite="Strict",
+                    max_age=365 * 86400,
+                    path="/chat",
+                )
             return response
 
         async def script(_: web.Request) -> web.StreamResponse:
@@ -138,8 +150,13 @@ class WebAdapter(LocalAdapter):
                 raise web.HTTPBadRequest(text="text and choice must be strings")
             if not (text or choice) or len(text or "") > _MAX_TEXT:
                 raise web.HTTPBadRequest(text=f"send 1-{_MAX_TEXT} characters")
-            message = Inbound(channel=self.channel, message_id=uuid.uuid4().hex,
-                              identity=identity, text=text, choice=choice)
+            message = Inbound(
+                channel=self.channel,
+                message_id=uuid.uuid4().hex,
+                identity=identity,
+                text=text,
+                choice=choice,
+            )
             try:
                 await sink.receive([message])
             except BadRequest as exc:
@@ -154,9 +171,14 @@ class WebAdapter(LocalAdapter):
             except ValueError:
                 raise web.HTTPBadRequest(text="after and wait must be numbers") from None
             replies = await self.wait(identity, after, timeout)
-            return web.json_response({"replies": [
-                {"seq": r.seq, "text": r.text, "choices": [list(c) for c in r.choices]}
-                for r in replies]})
+            return web.json_response(
+                {
+                    "replies": [
+                        {"seq": r.seq, "text": r.text, "choices": [list(c) for c in r.choices]}
+                        for r in replies
+                    ]
+                }
+            )
 
         return [
             web.get("/chat", page),
@@ -176,7 +198,8 @@ def _identity(request: web.Request) -> str:
 def _security_headers(response: web.StreamResponse) -> None:
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; frame-ancestors 'none'")
+        "img-src 'self' data:; frame-ancestors 'none'"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
 

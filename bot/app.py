@@ -40,7 +40,8 @@ def load_app(target: str | None) -> App:
     if not isinstance(found, App):
         raise SystemExit(
             f"{target!r} is not a dialogs.App: define `app = App(flows=[...])` in "
-            f"{module_name} and run `baton run {module_name}:app`")
+            f"{module_name} and run `baton run {module_name}:app`"
+        )
     return found
 
 
@@ -57,8 +58,9 @@ class _Sink:
         await self._app[ENGINE].delivery_status(update)
 
 
-async def create_app(settings: Settings, dialogs_app: App, *,
-                     adapters: Sequence[Adapter] = ()) -> web.Application:
+async def create_app(
+    settings: Settings, dialogs_app: App, *, adapters: Sequence[Adapter] = ()
+) -> web.Application:
     """Build the web application. Storage opens and the engine starts on startup."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
@@ -76,10 +78,14 @@ async def create_app(settings: Settings, dialogs_app: App, *,
         store = await open_store(settings.database_url, engine=True)
         try:
             await store.check_schema()
-            engine = Engine(store, dialogs_app, chosen,
-                            outbox_max_attempts=settings.outbox_max_attempts,
-                            outbox_base_delay=settings.outbox_base_delay,
-                            outbox_max_delay=settings.outbox_max_delay)
+            engine = Engine(
+                store,
+                dialogs_app,
+                chosen,
+                outbox_max_attempts=settings.outbox_max_attempts,
+                outbox_base_delay=settings.outbox_base_delay,
+                outbox_max_delay=settings.outbox_max_delay,
+            )
             app[STORE] = store
             app[ENGINE] = engine
             for adapter in chosen.values():
@@ -109,8 +115,10 @@ async def _index(_: web.Request) -> web.StreamResponse:
 
 async def _health(request: web.Request) -> web.StreamResponse:
     engine = request.app.get(ENGINE)
-    return web.json_response({
-        "ok": engine is not None,
-        "lanes": engine.lanes.busy if engine else 0,
-        "outbox": engine.outbox.pending if engine else 0,
-    })
+    return web.json_response(
+        {
+            "ok": engine is not None,
+            "lanes": engine.lanes.busy if engine else 0,
+            "outbox": engine.outbox.pending if engine else 0,
+        }
+    )

@@ -17,7 +17,8 @@ log = logging.getLogger("baton")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="baton", description="Customer conversations across channels, one memory.")
+        prog="baton", description="Customer conversations across channels, one memory."
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="serve webhooks, /chat and the engine (default)")
     run.add_argument("target", nargs="?", help="your app as package.module:app (default: demo)")
@@ -39,8 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     from storage import StoreError
@@ -53,8 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.shell import run_shell
 
             return asyncio.run(run_shell(settings, load_app(args.target), user=args.user))
-        return _run(settings, getattr(args, "target", None), getattr(args, "host", None),
-                    getattr(args, "port", None))
+        return _run(
+            settings,
+            getattr(args, "target", None),
+            getattr(args, "host", None),
+            getattr(args, "port", None),
+        )
     except StoreError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
@@ -90,8 +96,11 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
 
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
-    print(f"Baton is running: open http://{bind_host}:{bind_port}/chat to talk to the bot",
-          flush=True)
-    web.run_app(build(), host=bind_host, port=bind_port, print=None,
-                access_log=None, handle_signals=True)
+    print(
+        f"Baton is running: open http://{bind_host}:{bind_port}/chat to talk to the bot",
+        flush=True,
+    )
+    web.run_app(
+        build(), host=bind_host, port=bind_port, print=None, access_log=None, handle_signals=True
+    )
     return 0

@@ -40,7 +40,7 @@ def order_number(text: str) -> str:
 _FAQ = {
     "hours": "We're open Monday to Friday, 9:00 to 17:30, and Saturday 10:00 to 16:00.",
     "returns": "You can return anything within 30 days. Start a return at "
-               "https://shop.example.com/returns and we'll e-mail a label.",
+    "https://shop.example.com/returns and we'll e-mail a label.",
     "shipping": "Orders placed before 22:00 ship the same day; delivery takes 1-2 working days.",
 }
 _FAQ_WORDS = {
@@ -50,9 +50,13 @@ _FAQ_WORDS = {
 }
 
 
-@flow(triggers=[Command("order"), Keyword("where is my order", "order status", "my order",
-                                          "waar is mijn bestelling")],
-      description="Check the status of an order ('where is my order')")
+@flow(
+    triggers=[
+        Command("order"),
+        Keyword("where is my order", "order status", "my order", "waar is mijn bestelling"),
+    ],
+    description="Check the status of an order ('where is my order')",
+)
 async def order_status(ctx: Context) -> None:
     """Look up an order and offer tracking or a person."""
     name = await ctx.ask("What's your name?", remember="name")
@@ -71,33 +75,52 @@ async def order_status(ctx: Context) -> None:
     await ctx.say(f"Here is your tracking link: {order.tracking_url}")
 
 
-@flow(triggers=[Keyword(*(w for words in _FAQ_WORDS.values() for w in words))],
-      description="Opening hours, returns and shipping")
+@flow(
+    triggers=[Keyword(*(w for words in _FAQ_WORDS.values() for w in words))],
+    description="Opening hours, returns and shipping",
+)
 async def faq(ctx: Context) -> None:
     """Answer a question found by keyword, or ask which topic."""
     said = (ctx.trigger.text or "").casefold()
     topic = next((t for t, words in _FAQ_WORDS.items() if any(w in said for w in words)), None)
     if topic is None:
-        topic = await ctx.ask("What is your question about?", choices=[
-            Choice("hours", "Opening hours"), Choice("returns", "Returns"),
-            Choice("shipping", "Shipping")])
+        topic = await ctx.ask(
+            "What is your question about?",
+            choices=[
+                Choice("hours", "Opening hours"),
+                Choice("returns", "Returns"),
+                Choice("shipping", "Shipping"),
+            ],
+        )
     await ctx.say(_FAQ[topic])
 
 
-@flow(triggers=[Command("preferences"), Keyword("preferences", "remember my preferences",
-                                                "voorkeuren")],
-      description="Remember your preferences (language, when to contact you)")
+@flow(
+    triggers=[
+        Command("preferences"),
+        Keyword("preferences", "remember my preferences", "voorkeuren"),
+    ],
+    description="Remember your preferences (language, when to contact you)",
+)
 async def preferences(ctx: Context) -> None:
     """Ask for preferences once; they are remembered on every channel."""
     for key in ("language", "contact_time"):
         if key in ctx.memory:
             del ctx.memory[key]
-    language = await ctx.ask("Which language do you prefer?", remember="language",
-                             choices=[Choice("en", "English"), Choice("nl", "Nederlands")])
-    when = await ctx.ask("When may we contact you?", remember="contact_time",
-                         choices=[Choice("morning", "Morning"),
-                                  Choice("afternoon", "Afternoon"),
-                                  Choice("evening", "Evening")])
+    language = await ctx.ask(
+        "Which language do you prefer?",
+        remember="language",
+        choices=[Choice("en", "English"), Choice("nl", "Nederlands")],
+    )
+    when = await ctx.ask(
+        "When may we contact you?",
+        remember="contact_time",
+        choices=[
+            Choice("morning", "Morning"),
+            Choice("afternoon", "Afternoon"),
+            Choice("evening", "Evening"),
+        ],
+    )
     if language == "nl":
         await ctx.say(f"Genoteerd! We nemen bij voorkeur contact op in de {_NL[when]}.")
     else:
@@ -113,12 +136,16 @@ async def greeting(ctx: Context) -> None:
     name = ctx.memory.get("name")
     dutch = ctx.memory.get("language") == "nl"
     hello = ("Hallo" if dutch else "Hi") + (f" {name}" if name else "")
-    question = ("Waarmee kan ik je helpen?" if dutch else "What can I help you with?")
+    question = "Waarmee kan ik je helpen?" if dutch else "What can I help you with?"
     wants = await ctx.ask(
         f"{hello}! I'm the Baton demo bot. {question}",
         key="greeting",
-        choices=[Choice("order", "Where is my order?"), Choice("faq", "A question"),
-                 Choice("preferences", "My preferences"), Choice("agent", "Talk to a person")],
+        choices=[
+            Choice("order", "Where is my order?"),
+            Choice("faq", "A question"),
+            Choice("preferences", "My preferences"),
+            Choice("agent", "Talk to a person"),
+        ],
     )
     if wants == "order":
         await ctx.run(order_status)
@@ -130,5 +157,4 @@ async def greeting(ctx: Context) -> None:
         await ctx.handoff(reason="customer asked for a person from the greeting")
 
 
-app = App(flows=[order_status, faq, preferences, greeting], start=greeting,
-          name="Baton demo")
+app = App(flows=[order_status, faq, preferences, greeting], start=greeting, name="Baton demo")

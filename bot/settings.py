@@ -17,8 +17,9 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Every setting of Baton. A channel is on when its credentials are set."""
 
-    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore",
-                                      env_file_encoding="utf-8")
+    model_config = SettingsConfigDict(
+        env_prefix="BATON_", env_file=".env", extra="ignore", env_file_encoding="utf-8"
+    )
 
     database_url: str = "sqlite+aiosqlite:///./baton.db"
     host: str = "127.0.0.1"
@@ -51,8 +52,9 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("use sqlite+aiosqlite:///./baton.db or "
-                             "postgresql+asyncpg://user@host/db")
+            raise ValueError(
+                "use sqlite+aiosqlite:///./baton.db or postgresql+asyncpg://user@host/db"
+            )
         return value
 
     @field_validator("public_url", "telegram_api_base", "twilio_api_base", "slack_api_base")

@@ -37,7 +37,7 @@ async def _settle(engine: Engine, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     await asyncio.sleep(0)
-    while (engine.lanes.busy or engine.outbox.pending) and loop.time() < deadline:
+    while (engine.lanes.busy or engine.outbox.pending) and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 
@@ -50,16 +50,20 @@ async def run_shell(settings: Settings, app: App, *, user: str | None = None) ->
     try:
         await store.check_schema()
         await engine.start()
-        print(f"Baton shell: you are {identity!r} on {settings.database_url}. "
-              "Ctrl-D or /quit to leave.", flush=True)
+        print(
+            f"Baton shell: you are {identity!r} on {settings.database_url}. "
+            "Ctrl-D or /quit to leave.",
+            flush=True,
+        )
         known = await store.identity("shell", identity)
         if known is not None:
             state = await store.load_state(known[1])
             pending = pending_prompt(state.journal)
             if pending is not None:
                 print("(where we left off)")
-                _show(Reply(0, pending.text, tuple((c.value, c.label) for c in pending.choices),
-                            0.0))
+                _show(
+                    Reply(0, pending.text, tuple((c.value, c.label) for c in pending.choices), 0.0)
+                )
         seen = 0
         while True:
             line = await _read_line("you> ")

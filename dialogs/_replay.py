@@ -24,7 +24,7 @@ log = logging.getLogger("baton.flows")
 __all__ = ["Outcome", "Replay", "pending_prompt", "run_turn"]
 
 
-class _Suspend(BaseException):  # noqa: N818 - control flow, not an error
+class _Suspend(BaseException):
     """The flow waits for the customer's next message. A BaseException, so a flow's own
     `except Exception` cannot swallow it."""
 
@@ -82,8 +82,14 @@ class Replay:
         self.new.append(row)
         self.pos += 1
 
-    async def ask(self, prompt: Prompt, *, validate: Callable[[str], Any] | None,
-                  remember: str | None, key: str | None) -> Any:
+    async def ask(
+        self,
+        prompt: Prompt,
+        *,
+        validate: Callable[[str], Any] | None,
+        remember: str | None,
+        key: str | None,
+    ) -> Any:
         fp = key or remember or prompt.text
         texts = self.app.texts
         entry = self._next()
@@ -107,19 +113,22 @@ class Replay:
                 raise mismatch(f"the answer to {fp!r}", f"{answered.kind}({answered.key!r})")
             self.pos += 1
             try:
-                value = convert_answer(prompt, answered.value, validate,
-                                       texts.pick_a_choice, texts.answer_in_text)
+                value = convert_answer(
+                    prompt, answered.value, validate, texts.pick_a_choice, texts.answer_in_text
+                )
             except Invalid:
-                raise ReplayMismatch(f"the recorded answer to {fp!r} no longer validates") \
-                    from None
+                raise ReplayMismatch(
+                    f"the recorded answer to {fp!r} no longer validates"
+                ) from None
             self.last_answer = Answer(answered.value)
             return value
         if self.incoming is None:
             raise _Suspend
         answer, self.incoming = self.incoming, None
         try:
-            value = convert_answer(prompt, answer, validate, texts.pick_a_choice,
-                                   texts.answer_in_text)
+            value = convert_answer(
+                prompt, answer, validate, texts.pick_a_choice, texts.answer_in_text
+            )
         except Invalid as invalid:
             self.replies.append(Prompt(invalid.message, prompt.choices))
             raise _Suspend from None
@@ -197,16 +206,25 @@ async def run_turn(
 
 
 class _Turn:
-    def __init__(self, app: App, state: CustomerState, incoming: Mapping[str, Any],
-                 channel: str, new_run_id: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        app: App,
+        state: CustomerState,
+        incoming: Mapping[str, Any],
+        channel: str,
+        new_run_id: Callable[[], str],
+    ) -> None:
         self.app = app
         self.state = state
         self.incoming = incoming
         self.channel = channel
         self.new_run_id = new_run_id
         self.memory = Memory(dict(state.memory))
-        self.out = Outcome(active_run_id=state.active_run_id, active_flow=state.active_flow,
-                           active_journal=list(state.journal))
+        self.out = Outcome(
+            active_run_id=state.active_run_id,
+            active_flow=state.active_flow,
+            active_journal=list(state.journal),
+        )
         self.status = state.status
 
     def say(self, text: str) -> None:
@@ -262,11 +280,15 @@ class _Turn:
         if self.out.active_run_id is not None:
             active = app.get(self.out.active_flow or "")
             if active is not None:
-                await self.execute(active, self.out.active_run_id,
-                                   list(self.out.active_journal), incoming)
+                await self.execute(
+                    active, self.out.active_run_id, list(self.out.active_journal), incoming
+                )
                 return
-            log.warning("customer %s: flow %r is no longer registered; its run is ended",
-                        self.state.customer_id, self.out.active_flow)
+            log.warning(
+                "customer %s: flow %r is no longer registered; its run is ended",
+                self.state.customer_id,
+                self.out.active_flow,
+            )
             self.end_active("restarted")
             self.say(app.texts.restarted)
         for f in app.flows:
@@ -289,17 +311,25 @@ class _Turn:
 
     async def start(self, f: Flow, trigger: Mapping[str, Any] | None = None) -> None:
         run_id = self.new_run_id()
-        first = JournalRow(0, "start", f.name, dict(trigger if trigger is not None
-                                                    else self.incoming))
+        first = JournalRow(
+            0, "start", f.name, dict(trigger if trigger is not None else self.incoming)
+        )
         self.out.new_runs.append((run_id, f.name))
         self.out.journal.append((run_id, first))
         await self.execute(f, run_id, [first], None)
 
-    async def execute(self, f: Flow, run_id: str, journal: list[JournalRow],
-                      incoming: Mapping[str, Any] | None) -> None:
-        replay = Replay(customer_id=self.state.customer_id, channel=self.channel,
-                        journal=journal, incoming=incoming, memory=self.memory, app=self.app,
-                        replies=self.out.replies)
+    async def execute(
+        self, f: Flow, run_id: str, journal: list[JournalRow], incoming: Mapping[str, Any] | None
+    ) -> None:
+        replay = Replay(
+            customer_id=self.state.customer_id,
+            channel=self.channel,
+            journal=journal,
+            incoming=incoming,
+            memory=self.memory,
+            app=self.app,
+            replies=self.out.replies,
+        )
         ctx = Context(replay)
         try:
             await f.fn(ctx)

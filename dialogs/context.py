@@ -187,8 +187,11 @@ def _as_prompt(prompt: str | Prompt, choices: Sequence[Choice | str] | None) -> 
 
 
 def convert_answer(
-    prompt: Prompt, answer: Mapping[str, Any], validate: Callable[[str], Any] | None,
-    texts_pick: str, texts_text: str,
+    prompt: Prompt,
+    answer: Mapping[str, Any],
+    validate: Callable[[str], Any] | None,
+    texts_pick: str,
+    texts_text: str,
 ) -> Any:
     """The value an answer gives to `ask`, or raise `Invalid` with the re-prompt."""
     if prompt.choices:

@@ -1,9 +1,9 @@
 """Errors of the flow API.
 
-    Invalid                 an answer failed validation; its message is the re-prompt
-    FlowError
-    ├── RegistrationError   a flow or trigger is declared wrongly (raised at import time)
-    └── ReplayMismatch      a flow's code changed so its journal no longer replays
+Invalid                 an answer failed validation; its message is the re-prompt
+FlowError
+├── RegistrationError   a flow or trigger is declared wrongly (raised at import time)
+└── ReplayMismatch      a flow's code changed so its journal no longer replays
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["FlowError", "Invalid", "RegistrationError", "ReplayMismatch"]
 
 
-class Invalid(Exception):  # noqa: N818 - reads as `raise Invalid("...")` in flows
+class Invalid(Exception):
     """Raise from a validator to reject an answer; the message is sent as the re-prompt.
 
     Example:

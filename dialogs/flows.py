@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from dialogs.errors import RegistrationError
 from dialogs.interruptions import Interruptions
@@ -28,16 +28,28 @@ class Flow:
     description: str = ""
 
     async def __call__(self, ctx: Context) -> Any:
+        """Run the flow function (as `ctx.run` does for a sub-flow)."""
         return await self.fn(ctx)
+
+
+@overload
+def flow(fn: FlowFn, /) -> Flow: ...
+
+
+@overload
+def flow(
+    *, triggers: Sequence[Trigger] = (), name: str | None = None, description: str = ""
+) -> Callable[[FlowFn], Flow]: ...
 
 
 def flow(
     fn: FlowFn | None = None,
+    /,
     *,
     triggers: Sequence[Trigger] = (),
     name: str | None = None,
     description: str = "",
-) -> Any:
+) -> Flow | Callable[[FlowFn], Flow]:
     """Register an async function as a flow. `description` is listed by "help".
 
     Example:
@@ -69,19 +81,28 @@ def flow(
 class Texts:
     """What the bot says on its own. Override any of them in `App(texts=Texts(...))`."""
 
-    help: str = ("I can help with the things below. You can also say 'cancel' to stop what "
-                 "we're doing, or 'agent' to talk to a person.")
+    help: str = (
+        "I can help with the things below. You can also say 'cancel' to stop what "
+        "we're doing, or 'agent' to talk to a person."
+    )
     cancelled: str = "OK, I've stopped that. What else can I do for you?"
     nothing_to_cancel: str = "There's nothing to cancel. What can I do for you?"
-    human_waiting: str = ("I've asked a person from our team to help you. They will reply "
-                          "here as soon as they can; your messages so far are saved for them.")
-    still_waiting: str = ("You're still waiting for a person from our team; they will reply "
-                          "here. Say 'cancel' if you no longer need them.")
+    human_waiting: str = (
+        "I've asked a person from our team to help you. They will reply "
+        "here as soon as they can; your messages so far are saved for them."
+    )
+    still_waiting: str = (
+        "You're still waiting for a person from our team; they will reply "
+        "here. Say 'cancel' if you no longer need them."
+    )
     no_longer_waiting: str = "OK, you're no longer waiting for a person."
-    apology: str = ("Sorry, something went wrong on our side. Please try again, or say "
-                    "'agent' to talk to a person.")
-    restarted: str = ("We've updated this conversation since your last message, so let's "
-                      "start this part again.")
+    apology: str = (
+        "Sorry, something went wrong on our side. Please try again, or say "
+        "'agent' to talk to a person."
+    )
+    restarted: str = (
+        "We've updated this conversation since your last message, so let's start this part again."
+    )
     not_understood: str = "Sorry, I didn't understand that. Say 'help' to see what I can do."
     pick_a_choice: str = "Please pick one of the options."
     answer_in_text: str = "Please answer with a text message."

@@ -18,17 +18,69 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-_HELP = {"help", "hulp", "menu", "what can you do", "wat kun je", "wat kan je", "help me",
-         "help please", "i need help", "info"}
-_CANCEL = {"cancel", "cancel that", "never mind", "nevermind", "forget it", "stop this",
-           "start over", "restart", "annuleren", "annuleer", "laat maar", "stoppen", "bot",
-           "back to the bot", "terug naar de bot"}
-_HUMAN_WORDS = ("human", "person", "agent", "someone", "somebody", "real person", "operator",
-                "representative", "people", "a human", "a person", "an agent", "a real person",
-                "customer service", "support")
-_HUMAN = {"agent", "human", "person", "operator", "representative", "real person",
-          "a human", "a person", "medewerker", "mens", "een mens", "een medewerker",
-          "klantenservice", "persoon", "een persoon"}
+_HELP = {
+    "help",
+    "hulp",
+    "menu",
+    "what can you do",
+    "wat kun je",
+    "wat kan je",
+    "help me",
+    "help please",
+    "i need help",
+    "info",
+}
+_CANCEL = {
+    "cancel",
+    "cancel that",
+    "never mind",
+    "nevermind",
+    "forget it",
+    "stop this",
+    "start over",
+    "restart",
+    "annuleren",
+    "annuleer",
+    "laat maar",
+    "stoppen",
+    "bot",
+    "back to the bot",
+    "terug naar de bot",
+}
+_HUMAN_WORDS = (
+    "human",
+    "person",
+    "agent",
+    "someone",
+    "somebody",
+    "real person",
+    "operator",
+    "representative",
+    "people",
+    "a human",
+    "a person",
+    "an agent",
+    "a real person",
+    "customer service",
+    "support",
+)
+_HUMAN = {
+    "agent",
+    "human",
+    "person",
+    "operator",
+    "representative",
+    "real person",
+    "a human",
+    "a person",
+    "medewerker",
+    "mens",
+    "een mens",
+    "een medewerker",
+    "klantenservice",
+    "persoon",
+    "een persoon",
+}
 _HUMAN_RE = re.compile(
     r"^(?:(?:i want|i would like|i d like|i need|can i|could i|let me|please let me|"
     r"i want to|i d like to)\s+)?(?:to\s+)?(?:talk|speak|chat)\s+(?:to|with)\s+(?:"
@@ -48,7 +100,7 @@ class Interruptions:
     human: frozenset[str] = field(default_factory=lambda: frozenset(_HUMAN))
 
     def classify(self, text: str | None) -> str | None:
-        """"help", "cancel", "human" or None for an ordinary message."""
+        """ "help", "cancel", "human" or None for an ordinary message."""
         if not text or len(text) > 80:
             return None
         said = normalise(text)

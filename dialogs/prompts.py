@@ -28,8 +28,10 @@ class Choice:
     """What the customer sees; defaults to the value."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, str) or not self.value.strip():
-            raise ValueError("Choice value must be a non-empty string, e.g. Choice('track', 'Track')")
+        if not self.value.strip():
+            raise ValueError(
+                "Choice value must be a non-empty string, e.g. Choice('track', 'Track')"
+            )
         if not self.label:
             object.__setattr__(self, "label", self.value)
 

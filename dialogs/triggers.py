@@ -30,9 +30,14 @@ class Message:
 class Trigger(Protocol):
     """Anything with `matches(message) -> bool`; `interrupts` makes it win over a flow."""
 
-    interrupts: bool
+    @property
+    def interrupts(self) -> bool:
+        """True when the trigger starts its flow even while another flow waits (commands)."""
+        ...
 
-    def matches(self, message: Message) -> bool: ...
+    def matches(self, message: Message) -> bool:
+        """Whether `message` starts this trigger's flow."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class Command:
         object.__setattr__(self, "name", self.name.lstrip("/").lower())
 
     def matches(self, message: Message) -> bool:
+        """Whether the text is this command."""
         text = (message.text or "").strip()
         if not text.startswith("/"):
             return False
@@ -83,6 +89,7 @@ class Keyword:
         )
 
     def matches(self, message: Message) -> bool:
+        """Whether a phrase occurs in the text."""
         if not message.text:
             return False
         text = _normalise(message.text)
@@ -104,6 +111,7 @@ class Regex:
             raise RegistrationError(f"Regex({self.pattern!r}) does not compile: {exc}") from None
 
     def matches(self, message: Message) -> bool:
+        """Whether the pattern is found."""
         assert self._compiled is not None
         return bool(message.text and self._compiled.search(message.text))
 
@@ -116,4 +124,5 @@ class Button:
     interrupts: bool = False
 
     def matches(self, message: Message) -> bool:
+        """Whether this button was pressed."""
         return message.choice == self.value

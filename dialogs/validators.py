@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +24,10 @@ __all__ = ["Invalid", "Validator", "date", "email", "integer", "number", "phone"
 
 Validator = Callable[[str], Any]
 
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _YES = {"yes", "y", "yeah", "yep", "sure", "ok", "okay", "ja", "j", "jawel", "true", "1"}
 _NO = {"no", "n", "nope", "nee", "neen", "false", "0"}
 
@@ -40,7 +43,7 @@ def number(text: str) -> int | float:
         value = float(cleaned)
     except ValueError:
         raise Invalid("Please answer with a number, like 3 or 2.5.") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise Invalid("Please answer with a number, like 3 or 2.5.")
     return int(value) if value.is_integer() and "." not in cleaned else value
 
@@ -65,8 +68,9 @@ def email(text: str) -> str:
     """
     candidate = text.strip()
     if len(candidate) > 254 or not _EMAIL.match(candidate):
-        raise Invalid("That doesn't look like an e-mail address. Please try again, "
-                      "like name@example.com.")
+        raise Invalid(
+            "That doesn't look like an e-mail address. Please try again, like name@example.com."
+        )
     local, _, domain = candidate.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -83,16 +87,27 @@ def phone(text: str, *, region: str | None = None) -> str:
     try:
         parsed = phonenumbers.parse(text.strip(), region)
     except phonenumbers.NumberParseException:
-        raise Invalid("Please send the number with its country code, like +31 6 1234 5678.") \
-            from None
+        raise Invalid(
+            "Please send the number with its country code, like +31 6 1234 5678."
+        ) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise Invalid("That number doesn't look valid. Please include the country code, "
-                      "like +31 6 1234 5678.")
+        raise Invalid(
+            "That number doesn't look valid. Please include the country code, "
+            "like +31 6 1234 5678."
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y",
-                 "%B %d %Y", "%b %d %Y")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d-%m-%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+)
 
 
 def date(text: str) -> dt.date:

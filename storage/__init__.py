@@ -1,7 +1,7 @@
 """Baton's storage: tables, the store API and migrations.
 
-    >>> store = await open_store("sqlite+aiosqlite:///./baton.db")
-    >>> await store.check_schema()
+>>> store = await open_store("sqlite+aiosqlite:///./baton.db")
+>>> await store.check_schema()
 """
 
 from __future__ import annotations

@@ -77,8 +77,11 @@ class Batcher:
                 if not op.future.done():
                     op.future.set_exception(exc)
                 return
-            log.warning("group commit of %d operations failed; retrying one by one", len(batch),
-                        exc_info=True)
+            log.warning(
+                "group commit of %d operations failed; retrying one by one",
+                len(batch),
+                exc_info=True,
+            )
             for op in batch:
                 await self._commit([op])
             return

@@ -1,10 +1,10 @@
 """Storage errors.
 
-    StoreError
-    ├── ConfigError         the database URL is not one Baton can use
-    ├── SchemaBehind        the database schema is older than the code: run `baton migrate`
-    ├── StoreLocked         another Baton engine process already uses this SQLite file
-    └── AlreadyHandled      a turn for an inbox row that was already handled (nothing written)
+StoreError
+├── ConfigError         the database URL is not one Baton can use
+├── SchemaBehind        the database schema is older than the code: run `baton migrate`
+├── StoreLocked         another Baton engine process already uses this SQLite file
+└── AlreadyHandled      a turn for an inbox row that was already handled (nothing written)
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ class Store:
                     },
                 ).first()
                 accepted.append(
-                    None if row is None
+                    None
+                    if row is None
                     else Accepted(row[0], customer_id, identity_id, item.payload)
                 )
             out.append(accepted)
@@ -196,8 +197,7 @@ class Store:
         conversation_id = int(
             conn.execute(
                 insert(_conversations).returning(_conversations.c.id),
-                {"customer_id": customer_id, "status": "bot", "status_at": now,
-                 "created_at": now},
+                {"customer_id": customer_id, "status": "bot", "status_at": now, "created_at": now},
             ).scalar_one()
         )
         conn.execute(
@@ -207,8 +207,9 @@ class Store:
         )
         return customer_id
 
-    async def pending_inbox(self, *, customer_id: int | None = None,
-                            limit: int = 1000) -> list[Accepted]:
+    async def pending_inbox(
+        self, *, customer_id: int | None = None, limit: int = 1000
+    ) -> list[Accepted]:
         """Unprocessed inbox rows in arrival order (of one customer, or of customers this
         process may take: no live lease held by another process)."""
 
@@ -256,8 +257,9 @@ class Store:
 
         def read(conn: Connection) -> CustomerState:
             c = conn.execute(
-                select(_customers.c.memory, _customers.c.conversation_id,
-                       _customers.c.active_run_id).where(_customers.c.id == customer_id)
+                select(
+                    _customers.c.memory, _customers.c.conversation_id, _customers.c.active_run_id
+                ).where(_customers.c.id == customer_id)
             ).one()
             status = conn.execute(
                 select(_conversations.c.status).where(_conversations.c.id == c[1])
@@ -288,37 +290,56 @@ class Store:
         now = time.time()
         done = [t.inbox_id for t in turns if t.inbox_id is not None]
         if done:
-            marked = set(conn.execute(
-                update(_inbox)
-                .where(_inbox.c.id.in_(done), _inbox.c.processed_at.is_(None))
-                .values(processed_at=now)
-                .returning(_inbox.c.id)
-            ).scalars())
+            marked = set(
+                conn.execute(
+                    update(_inbox)
+                    .where(_inbox.c.id.in_(done), _inbox.c.processed_at.is_(None))
+                    .values(processed_at=now)
+                    .returning(_inbox.c.id)
+                ).scalars()
+            )
             if len(marked) != len(done):
                 raise AlreadyHandled(
-                    f"inbox rows {sorted(set(done) - marked)} were already handled")
+                    f"inbox rows {sorted(set(done) - marked)} were already handled"
+                )
         message_rows: list[dict[str, Any]] = []
         owners: list[tuple[int, int]] = []  # (turn index, reply index or -1 for inbound)
         for ti, t in enumerate(turns):
             if t.inbound_payload is not None:
-                message_rows.append({
-                    "customer_id": t.customer_id, "conversation_id": t.conversation_id,
-                    "direction": "in", "author": "customer", "channel": t.channel,
-                    "identity_id": t.identity_id, "text": t.inbound_text,
-                    "payload": t.inbound_payload, "platform_message_id": t.inbound_platform_id,
-                    "delivery_status": "received", "error": None, "created_at": now,
-                })
+                message_rows.append(
+                    {
+                        "customer_id": t.customer_id,
+                        "conversation_id": t.conversation_id,
+                        "direction": "in",
+                        "author": "customer",
+                        "channel": t.channel,
+                        "identity_id": t.identity_id,
+                        "text": t.inbound_text,
+                        "payload": t.inbound_payload,
+                        "platform_message_id": t.inbound_platform_id,
+                        "delivery_status": "received",
+                        "error": None,
+                        "created_at": now,
+                    }
+                )
                 owners.append((ti, -1))
             for ri, r in enumerate(t.replies):
-                message_rows.append({
-                    "customer_id": t.customer_id, "conversation_id": t.conversation_id,
-                    "direction": "out", "author": r.author, "channel": r.channel,
-                    "identity_id": r.identity_id, "text": r.text, "payload": r.prompt,
-                    "platform_message_id": None,
-                    "delivery_status": "pending" if r.send else "not sent",
-                    "error": None if r.send else "opted out or unreachable",
-                    "created_at": now,
-                })
+                message_rows.append(
+                    {
+                        "customer_id": t.customer_id,
+                        "conversation_id": t.conversation_id,
+                        "direction": "out",
+                        "author": r.author,
+                        "channel": r.channel,
+                        "identity_id": r.identity_id,
+                        "text": r.text,
+                        "payload": r.prompt,
+                        "platform_message_id": None,
+                        "delivery_status": "pending" if r.send else "not sent",
+                        "error": None if r.send else "opted out or unreachable",
+                        "created_at": now,
+                    }
+                )
                 owners.append((ti, ri))
         message_ids: dict[tuple[int, int], int] = {}
         if message_rows:
@@ -334,14 +355,23 @@ class Store:
             for ri, r in enumerate(t.replies):
                 if not r.send:
                     continue
-                outbox_rows.append({
-                    "customer_id": t.customer_id, "message_id": message_ids[(ti, ri)],
-                    "channel": r.channel, "identity_id": r.identity_id,
-                    "external_id": r.external_id, "route": r.route, "payload": r.prompt,
-                    "status": "pending", "attempts": 0, "next_attempt_at": now,
-                    "claimed_by": self.owner, "claim_until": now + _OUTBOX_CLAIM,
-                    "created_at": now,
-                })
+                outbox_rows.append(
+                    {
+                        "customer_id": t.customer_id,
+                        "message_id": message_ids[(ti, ri)],
+                        "channel": r.channel,
+                        "identity_id": r.identity_id,
+                        "external_id": r.external_id,
+                        "route": r.route,
+                        "payload": r.prompt,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "claimed_by": self.owner,
+                        "claim_until": now + _OUTBOX_CLAIM,
+                        "created_at": now,
+                    }
+                )
                 outbox_owner.append(ti)
         out: list[list[OutboxRow]] = [[] for _ in turns]
         if outbox_rows:
@@ -350,58 +380,94 @@ class Store:
                 outbox_rows,
             )
             for ti, values, row in zip(outbox_owner, outbox_rows, result, strict=True):
-                out[ti].append(OutboxRow(
-                    int(row[0]), values["customer_id"], values["message_id"], values["channel"],
-                    values["identity_id"], values["external_id"], values["route"],
-                    values["payload"], 0, now,
-                ))
+                out[ti].append(
+                    OutboxRow(
+                        int(row[0]),
+                        values["customer_id"],
+                        values["message_id"],
+                        values["channel"],
+                        values["identity_id"],
+                        values["external_id"],
+                        values["route"],
+                        values["payload"],
+                        0,
+                        now,
+                    )
+                )
         new_runs = [
-            {"id": run_id, "customer_id": t.customer_id, "flow": flow, "status": "active",
-             "started_at": now}
-            for t in turns for run_id, flow in t.new_runs
+            {
+                "id": run_id,
+                "customer_id": t.customer_id,
+                "flow": flow,
+                "status": "active",
+                "started_at": now,
+            }
+            for t in turns
+            for run_id, flow in t.new_runs
         ]
         if new_runs:
             conn.execute(insert(_runs), new_runs)
         journal = [
-            {"run_id": run_id, "seq": j.seq, "kind": j.kind, "key": j.key, "value": j.value,
-             "created_at": now}
-            for t in turns for run_id, j in t.journal
+            {
+                "run_id": run_id,
+                "seq": j.seq,
+                "kind": j.kind,
+                "key": j.key,
+                "value": j.value,
+                "created_at": now,
+            }
+            for t in turns
+            for run_id, j in t.journal
         ]
         if journal:
             conn.execute(insert(_journal), journal)
         ended = [
             {"b_id": run_id, "b_status": status, "now": now}
-            for t in turns for run_id, status in t.ended_runs
+            for t in turns
+            for run_id, status in t.ended_runs
         ]
         if ended:
             conn.execute(
-                update(_runs).where(_runs.c.id == bindparam("b_id"))
+                update(_runs)
+                .where(_runs.c.id == bindparam("b_id"))
                 .values(status=bindparam("b_status"), ended_at=bindparam("now")),
                 ended,
             )
         conn.execute(
-            update(_customers).where(_customers.c.id == bindparam("b_id")).values(
+            update(_customers)
+            .where(_customers.c.id == bindparam("b_id"))
+            .values(
                 last_seen_at=bindparam("now"),
                 active_run_id=bindparam("b_run"),
                 last_identity_id=bindparam("b_identity"),
             ),
-            [{"b_id": t.customer_id, "now": now, "b_run": t.active_run_id,
-              "b_identity": t.identity_id} for t in turns],
+            [
+                {
+                    "b_id": t.customer_id,
+                    "now": now,
+                    "b_run": t.active_run_id,
+                    "b_identity": t.identity_id,
+                }
+                for t in turns
+            ],
         )
         for t in turns:
             if t.memory is not None:
                 conn.execute(
-                    update(_customers).where(_customers.c.id == t.customer_id)
+                    update(_customers)
+                    .where(_customers.c.id == t.customer_id)
                     .values(memory=t.memory)
                 )
             if t.status is not None:
                 conn.execute(
-                    update(_conversations).where(_conversations.c.id == t.conversation_id)
+                    update(_conversations)
+                    .where(_conversations.c.id == t.conversation_id)
                     .values(status=t.status, status_at=now, handoff_reason=t.handoff_reason)
                 )
             if t.identity_flags and t.identity_id is not None:
                 conn.execute(
-                    update(_identities).where(_identities.c.id == t.identity_id)
+                    update(_identities)
+                    .where(_identities.c.id == t.identity_id)
                     .values(**t.identity_flags)
                 )
         return out
@@ -416,8 +482,15 @@ class Store:
         """Record a failed attempt and when to try again."""
         await self._batch.submit(_retry_many, (row.id, attempts, at, error, self.owner))
 
-    async def outbox_failed(self, row: OutboxRow, *, attempts: int, error: str,
-                            unreachable: bool = False, opted_out: bool = False) -> None:
+    async def outbox_failed(
+        self,
+        row: OutboxRow,
+        *,
+        attempts: int,
+        error: str,
+        unreachable: bool = False,
+        opted_out: bool = False,
+    ) -> None:
         """Record a permanent failure; never retried. Optionally flag the identity."""
         await self._batch.submit(
             _failed_many,
@@ -431,36 +504,53 @@ class Store:
             now = time.time()
             cond = and_(_outbox.c.status == "pending", _outbox.c.next_attempt_at <= now)
             if not self.exclusive:  # with one engine process every pending row is ours
-                cond = and_(cond, or_(_outbox.c.claim_until.is_(None),
-                                      _outbox.c.claim_until < now,
-                                      _outbox.c.claimed_by == self.owner))
+                cond = and_(
+                    cond,
+                    or_(
+                        _outbox.c.claim_until.is_(None),
+                        _outbox.c.claim_until < now,
+                        _outbox.c.claimed_by == self.owner,
+                    ),
+                )
             q = select(_outbox).where(cond).order_by(_outbox.c.id).limit(limit)
             if self.dialect == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             rows = list(conn.execute(q).mappings())
             if rows:
                 conn.execute(
-                    update(_outbox).where(_outbox.c.id.in_([r["id"] for r in rows]))
+                    update(_outbox)
+                    .where(_outbox.c.id.in_([r["id"] for r in rows]))
                     .values(claimed_by=self.owner, claim_until=now + _OUTBOX_CLAIM)
                 )
             return [
-                OutboxRow(r["id"], r["customer_id"], r["message_id"], r["channel"],
-                          r["identity_id"], r["external_id"], r["route"], r["payload"],
-                          r["attempts"], r["next_attempt_at"])
+                OutboxRow(
+                    r["id"],
+                    r["customer_id"],
+                    r["message_id"],
+                    r["channel"],
+                    r["identity_id"],
+                    r["external_id"],
+                    r["route"],
+                    r["payload"],
+                    r["attempts"],
+                    r["next_attempt_at"],
+                )
                 for r in rows
             ]
 
         return await self._runner.run(claim)
 
-    async def delivery_status(self, channel: str, platform_id: str, status: str,
-                              error: str | None) -> bool:
+    async def delivery_status(
+        self, channel: str, platform_id: str, status: str, error: str | None
+    ) -> bool:
         """Record a platform delivery receipt on the message; False if no message matches."""
 
         def write(conn: Connection) -> bool:
             result = conn.execute(
                 update(_messages)
-                .where(_messages.c.channel == channel,
-                       _messages.c.platform_message_id == platform_id)
+                .where(
+                    _messages.c.channel == channel, _messages.c.platform_message_id == platform_id
+                )
                 .values(delivery_status=status, error=error)
             )
             return bool(result.rowcount)
@@ -474,8 +564,9 @@ class Store:
 
         def read(conn: Connection) -> dict[str, bool]:
             row = conn.execute(
-                select(_identities.c.opted_out, _identities.c.unreachable)
-                .where(_identities.c.id == identity_id)
+                select(_identities.c.opted_out, _identities.c.unreachable).where(
+                    _identities.c.id == identity_id
+                )
             ).one()
             return {"opted_out": bool(row[0]), "unreachable": bool(row[1])}
 
@@ -490,7 +581,8 @@ class Store:
         def read(conn: Connection) -> tuple[int, int] | None:
             row = conn.execute(
                 select(_identities.c.id, _identities.c.customer_id).where(
-                    _identities.c.channel == channel, _identities.c.external_id == external_id)
+                    _identities.c.channel == channel, _identities.c.external_id == external_id
+                )
             ).first()
             return None if row is None else (int(row[0]), int(row[1]))
 
@@ -498,16 +590,24 @@ class Store:
 
     # -- reading for people ----------------------------------------------------------------
 
-    async def messages(self, customer_id: int, *, after: int = 0,
-                       limit: int = 100) -> list[MessageRow]:
+    async def messages(
+        self, customer_id: int, *, after: int = 0, limit: int = 100
+    ) -> list[MessageRow]:
         """A customer's messages after id `after`, oldest first, at most `limit`."""
 
         def read(conn: Connection) -> list[MessageRow]:
             q = (
-                select(_messages.c.id, _messages.c.customer_id, _messages.c.direction,
-                       _messages.c.author, _messages.c.channel, _messages.c.text,
-                       _messages.c.payload, _messages.c.delivery_status,
-                       _messages.c.created_at)
+                select(
+                    _messages.c.id,
+                    _messages.c.customer_id,
+                    _messages.c.direction,
+                    _messages.c.author,
+                    _messages.c.channel,
+                    _messages.c.text,
+                    _messages.c.payload,
+                    _messages.c.delivery_status,
+                    _messages.c.created_at,
+                )
                 .where(_messages.c.customer_id == customer_id, _messages.c.id > after)
                 .order_by(_messages.c.id)
                 .limit(limit)
@@ -543,8 +643,11 @@ class Store:
         from sqlalchemy import func
 
         t = metadata.tables[table]
-        return int(await self._runner.run(
-            lambda c: c.execute(select(func.count()).select_from(t)).scalar_one()))
+        return int(
+            await self._runner.run(
+                lambda c: c.execute(select(func.count()).select_from(t)).scalar_one()
+            )
+        )
 
 
 def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]) -> list[bool]:
@@ -563,8 +666,11 @@ def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]
             update(_customers)
             .where(
                 _customers.c.id == customer_id,
-                or_(_customers.c.lease_owner.is_(None), _customers.c.lease_owner == owner,
-                    _customers.c.lease_until < now),
+                or_(
+                    _customers.c.lease_owner.is_(None),
+                    _customers.c.lease_owner == owner,
+                    _customers.c.lease_until < now,
+                ),
             )
             .values(lease_owner=owner, lease_until=now + seconds)
         )
@@ -575,19 +681,26 @@ def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]
 def _sent_many(conn: Connection, items: Sequence[tuple[int, int | None, list[str]]]) -> list[None]:
     now = time.time()
     conn.execute(
-        update(_outbox).where(_outbox.c.id == bindparam("b_id")).values(
-            status="sent", sent_at=bindparam("now"), claimed_by=None, claim_until=None,
-            attempts=_outbox.c.attempts + 1, last_error=None),
+        update(_outbox)
+        .where(_outbox.c.id == bindparam("b_id"))
+        .values(
+            status="sent",
+            sent_at=bindparam("now"),
+            claimed_by=None,
+            claim_until=None,
+            attempts=_outbox.c.attempts + 1,
+            last_error=None,
+        ),
         [{"b_id": oid, "now": now} for oid, _, _ in items],
     )
     with_message = [
-        {"b_id": mid, "b_pid": ids[0] if ids else None}
-        for _, mid, ids in items if mid is not None
+        {"b_id": mid, "b_pid": ids[0] if ids else None} for _, mid, ids in items if mid is not None
     ]
     if with_message:
         conn.execute(
-            update(_messages).where(_messages.c.id == bindparam("b_id")).values(
-                delivery_status="sent", platform_message_id=bindparam("b_pid")),
+            update(_messages)
+            .where(_messages.c.id == bindparam("b_id"))
+            .values(delivery_status="sent", platform_message_id=bindparam("b_pid")),
             with_message,
         )
     return [None] * len(items)
@@ -596,9 +709,15 @@ def _sent_many(conn: Connection, items: Sequence[tuple[int, int | None, list[str
 def _retry_many(conn: Connection, items: Sequence[tuple[int, int, float, str, str]]) -> list[None]:
     for oid, attempts, at, error, owner in items:
         conn.execute(
-            update(_outbox).where(_outbox.c.id == oid).values(
-                attempts=attempts, next_attempt_at=at, last_error=error[:2000],
-                claimed_by=owner, claim_until=at + _OUTBOX_CLAIM)
+            update(_outbox)
+            .where(_outbox.c.id == oid)
+            .values(
+                attempts=attempts,
+                next_attempt_at=at,
+                last_error=error[:2000],
+                claimed_by=owner,
+                claim_until=at + _OUTBOX_CLAIM,
+            )
         )
     return [None] * len(items)
 
@@ -609,13 +728,20 @@ def _failed_many(
 ) -> list[None]:
     for oid, mid, attempts, error, identity_id, unreachable, opted_out in items:
         conn.execute(
-            update(_outbox).where(_outbox.c.id == oid).values(
-                status="failed", attempts=attempts, last_error=error[:2000], claimed_by=None,
-                claim_until=None)
+            update(_outbox)
+            .where(_outbox.c.id == oid)
+            .values(
+                status="failed",
+                attempts=attempts,
+                last_error=error[:2000],
+                claimed_by=None,
+                claim_until=None,
+            )
         )
         if mid is not None:
             conn.execute(
-                update(_messages).where(_messages.c.id == mid)
+                update(_messages)
+                .where(_messages.c.id == mid)
                 .values(delivery_status="failed", error=error[:2000])
             )
         flags: dict[str, bool] = {}
@@ -624,7 +750,9 @@ def _failed_many(
         if opted_out:
             flags["opted_out"] = True
         if flags and identity_id is not None:
-            conn.execute(update(_identities).where(_identities.c.id == identity_id).values(**flags))
+            conn.execute(
+                update(_identities).where(_identities.c.id == identity_id).values(**flags)
+            )
     return [None] * len(items)
 
 
@@ -642,7 +770,10 @@ async def open_store(
     """
     import socket
 
-    store = Store(open_runner(url, search_path=search_path), owner=owner or f"{socket.gethostname()}:{os.getpid()}")
+    store = Store(
+        open_runner(url, search_path=search_path),
+        owner=owner or f"{socket.gethostname()}:{os.getpid()}",
+    )
     if engine:
         try:
             store.lock_exclusive()

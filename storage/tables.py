@@ -48,7 +48,9 @@ class Customer(SQLModel, table=True):
     id: int | None = _pk()
     created_at: float
     last_seen_at: float
-    memory: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    memory: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONText, nullable=False)
+    )
     """What the customer told the bot once (`remember=`), used on every channel."""
     conversation_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
     active_run_id: str | None = Field(default=None, max_length=32)

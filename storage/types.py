@@ -52,11 +52,13 @@ class SafeText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Escape NUL on PostgreSQL."""
         if value is None or dialect.name == "sqlite":
             return value
         return escape_nul(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        """Undo the escaping."""
         if value is None or dialect.name == "sqlite":
             return value
         return unescape_nul(value)
@@ -69,11 +71,13 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Encode as compact JSON."""
         if value is None:
             return None
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """Decode the JSON."""
         if value is None:
             return None
         return json.loads(value)

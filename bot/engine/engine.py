@@ -25,16 +25,30 @@ _MAX_ID = 255
 class Engine:
     """Implements the adapters' `Sink`: commits input, then handles it in order."""
 
-    def __init__(self, store: Store, app: App, adapters: Mapping[str, Adapter], *,
-                 outbox_max_attempts: int = 8, outbox_base_delay: float = 1.0,
-                 outbox_max_delay: float = 600.0, sweep_interval: float = 5.0,
-                 max_failures: int = 3) -> None:
+    def __init__(
+        self,
+        store: Store,
+        app: App,
+        adapters: Mapping[str, Adapter],
+        *,
+        outbox_max_attempts: int = 8,
+        outbox_base_delay: float = 1.0,
+        outbox_max_delay: float = 600.0,
+        sweep_interval: float = 5.0,
+        max_failures: int = 3,
+    ) -> None:
         self.store = store
         self.app = app
         self.adapters = dict(adapters)
-        self.outbox = Outbox(store, self.adapters, max_attempts=outbox_max_attempts,
-                             base_delay=outbox_base_delay, max_delay=outbox_max_delay)
+        self.outbox = Outbox(
+            store,
+            self.adapters,
+            max_attempts=outbox_max_attempts,
+            base_delay=outbox_base_delay,
+            max_delay=outbox_max_delay,
+        )
         self.turns = TurnHandler(store, app, self.outbox)
+        self.outbox.on_identity = self.turns.identity_changed
         self.lanes = Lanes(store, self._handle)
         self.sweep_interval = sweep_interval
         self.max_failures = max_failures
@@ -44,8 +58,9 @@ class Engine:
     async def start(self) -> None:
         """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""
         await self.sweep()
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(),
-                                                               name="baton-sweeper")
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep_forever(), name="baton-sweeper"
+        )
 
     async def stop(self) -> None:
         """Finish running turns; queued work stays in the database for the next start."""
@@ -60,12 +75,18 @@ class Engine:
         """Commit `messages` to the inbox (deduplicated), then queue them. See `Sink`."""
         items = []
         for m in messages:
-            for name, value in (("message id", m.message_id), ("identity", m.identity),
-                                ("channel", m.channel)):
+            for name, value in (
+                ("message id", m.message_id),
+                ("identity", m.identity),
+                ("channel", m.channel),
+            ):
                 if not value or len(value) > _MAX_ID or "\x00" in value:
                     raise BadRequest(f"{name} must be 1-{_MAX_ID} characters without NUL")
-            items.append(NewInbound(m.channel, m.message_id, m.identity, m.to_json(), m.route,
-                                    m.display_name))
+            items.append(
+                NewInbound(
+                    m.channel, m.message_id, m.identity, m.to_json(), m.route, m.display_name
+                )
+            )
         accepted = await self.store.accept(items)
         for row in accepted:
             if row is not None:
@@ -74,11 +95,13 @@ class Engine:
 
     async def delivery_status(self, update: DeliveryUpdate) -> None:
         """Record a delivery receipt. See `Sink`."""
-        found = await self.store.delivery_status(update.channel, update.platform_id,
-                                                 update.status, update.error_code)
+        found = await self.store.delivery_status(
+            update.channel, update.platform_id, update.status, update.error_code
+        )
         if not found:
-            log.info("delivery status for unknown %s message %s", update.channel,
-                     update.platform_id)
+            log.info(
+                "delivery status for unknown %s message %s", update.channel, update.platform_id
+            )
 
     async def _handle(self, row: Accepted) -> None:
         try:
@@ -92,8 +115,9 @@ class Engine:
             self.turns.forget(row.customer_id)
             if count < self.max_failures:
                 raise
-            log.exception("inbox %s failed %d times; recorded without a reply", row.inbox_id,
-                          count)
+            log.exception(
+                "inbox %s failed %d times; recorded without a reply", row.inbox_id, count
+            )
             await self.turns.give_up(row)
             self._failures.pop(row.inbox_id, None)
         else:

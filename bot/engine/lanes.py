@@ -25,8 +25,13 @@ _LEASE_SECONDS = 60.0
 class Lanes:
     """Per-customer ordered execution of inbox rows."""
 
-    def __init__(self, store: Store, handle: Callable[[Accepted], Awaitable[None]],
-                 *, concurrency: int = 256) -> None:
+    def __init__(
+        self,
+        store: Store,
+        handle: Callable[[Accepted], Awaitable[None]],
+        *,
+        concurrency: int = 256,
+    ) -> None:
         self._store = store
         self._handle = handle
         self._queues: dict[int, deque[Accepted]] = {}

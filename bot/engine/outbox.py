@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from adapters.base import Adapter, Address
 from adapters.errors import RateLimited, SendError, Unreachable
@@ -23,15 +23,22 @@ __all__ = ["Outbox", "backoff"]
 def backoff(attempt: int, *, base: float, cap: float) -> float:
     """Seconds to wait before try `attempt + 1`: exponential, capped, with jitter."""
     delay: float = min(cap, base * (2 ** max(0, attempt - 1)))
-    return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+    return delay * (0.5 + random.random() / 2)
 
 
 class Outbox:
     """Sends outbox rows through the channel adapters."""
 
-    def __init__(self, store: Store, adapters: Mapping[str, Adapter], *, max_attempts: int = 8,
-                 base_delay: float = 1.0, max_delay: float = 600.0,
-                 send_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        *,
+        max_attempts: int = 8,
+        base_delay: float = 1.0,
+        max_delay: float = 600.0,
+        send_timeout: float = 30.0,
+    ) -> None:
         self._store = store
         self._adapters = adapters
         self.max_attempts = max_attempts
@@ -41,6 +48,8 @@ class Outbox:
         self._queues: dict[int, deque[OutboxRow]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._inflight: set[int] = set()
+        self.on_identity: Callable[[int, dict[str, bool]], None] | None = None
+        """Told when a send proves an identity unreachable or opted out."""
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
@@ -55,7 +64,8 @@ class Outbox:
             queue.append(row)
             if row.customer_id not in self._tasks:
                 self._tasks[row.customer_id] = loop.create_task(
-                    self._chain(row.customer_id), name=f"baton-send-{row.customer_id}")
+                    self._chain(row.customer_id), name=f"baton-send-{row.customer_id}"
+                )
 
     @property
     def pending(self) -> int:
@@ -83,8 +93,10 @@ class Outbox:
         adapter = self._adapters.get(row.channel)
         if adapter is None:
             await self._store.outbox_failed(
-                row, attempts=attempts,
-                error=f"channel {row.channel!r} is not configured in this Baton")
+                row,
+                attempts=attempts,
+                error=f"channel {row.channel!r} is not configured in this Baton",
+            )
             log.error("outbox %s: no adapter for channel %r", row.id, row.channel)
             return
         while True:
@@ -93,22 +105,27 @@ class Outbox:
                 rendered = adapter.render(Prompt.from_json(row.payload))
                 sent = await asyncio.wait_for(
                     adapter.send(Address(row.channel, row.external_id, row.route), rendered),
-                    self.send_timeout)
+                    self.send_timeout,
+                )
             except Unreachable as exc:
                 log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
-                await self._store.outbox_failed(
-                    row, attempts=attempts, error=str(exc), unreachable=exc.code != "opted_out",
-                    opted_out=exc.code == "opted_out")
+                flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}
+                await self._store.outbox_failed(row, attempts=attempts, error=str(exc), **flags)
+                if self.on_identity is not None and row.identity_id is not None:
+                    self.on_identity(row.identity_id, flags)
                 return
             except SendError as exc:
                 if not exc.retryable:
                     log.warning("outbox %s: permanent failure: %s", row.id, exc)
                     await self._store.outbox_failed(row, attempts=attempts, error=str(exc))
                     return
-                delay = (exc.retry_after if isinstance(exc, RateLimited)
-                         else backoff(attempts, base=self.base_delay, cap=self.max_delay))
+                delay = (
+                    exc.retry_after
+                    if isinstance(exc, RateLimited)
+                    else backoff(attempts, base=self.base_delay, cap=self.max_delay)
+                )
                 error = f"{type(exc).__name__}: {exc}"
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)
                 error = f"no answer from {row.channel} within {self.send_timeout:g}s"
             except Exception as exc:
@@ -123,8 +140,9 @@ class Outbox:
                 await self._store.outbox_failed(row, attempts=attempts, error=error)
                 return
             at = time.time() + delay
-            log.info("outbox %s: attempt %d failed (%s); next in %.1fs", row.id, attempts,
-                     error, delay)
+            log.info(
+                "outbox %s: attempt %d failed (%s); next in %.1fs", row.id, attempts, error, delay
+            )
             await self._store.outbox_retry(row, attempts=attempts, at=at, error=error)
             await asyncio.sleep(delay)
 

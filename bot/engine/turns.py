@@ -66,7 +66,7 @@ class TurnHandler:
                 self._flags.popitem(last=False)
         return flags
 
-    def identity_changed(self, identity_id: int, **flags: bool) -> None:
+    def identity_changed(self, identity_id: int, flags: dict[str, bool]) -> None:
         """Update cached flags after the outbox marked an identity unreachable or opted out."""
         cached = self._flags.get(identity_id)
         if cached is not None:
@@ -78,11 +78,15 @@ class TurnHandler:
         state = await self._state(row.customer_id)
         flags = await self._identity_flags(row.identity_id)
         turn = TurnWrite(
-            inbox_id=row.inbox_id, customer_id=row.customer_id,
-            conversation_id=state.conversation_id, identity_id=row.identity_id,
-            channel=inbound.channel, inbound_text=inbound.text,
+            inbox_id=row.inbox_id,
+            customer_id=row.customer_id,
+            conversation_id=state.conversation_id,
+            identity_id=row.identity_id,
+            channel=inbound.channel,
+            inbound_text=inbound.text,
             inbound_payload=answer_of(inbound) | ({"edited": True} if inbound.edited else {}),
-            inbound_platform_id=inbound.message_id, active_run_id=state.active_run_id,
+            inbound_platform_id=inbound.message_id,
+            active_run_id=state.active_run_id,
         )
         if inbound.control in ("opt_out", "opt_in"):
             # The platform already answered the customer; we record and honour it.
@@ -97,12 +101,20 @@ class TurnHandler:
             await self._store.commit_turn(turn)
             self._remember(state)
             return
-        outcome = await run_turn(self._app, state, turn.inbound_payload or {},
-                                 channel=inbound.channel)
+        outcome = await run_turn(
+            self._app, state, turn.inbound_payload or {}, channel=inbound.channel
+        )
         reachable = not (flags.get("opted_out") or flags.get("unreachable"))
         turn.replies = [
-            ReplyWrite(inbound.channel, row.identity_id, inbound.identity, inbound.route,
-                       prompt.text, prompt.to_json(), send=reachable)
+            ReplyWrite(
+                inbound.channel,
+                row.identity_id,
+                inbound.identity,
+                inbound.route,
+                prompt.text,
+                prompt.to_json(),
+                send=reachable,
+            )
             for prompt in outcome.replies
         ]
         turn.new_runs = outcome.new_runs
@@ -129,14 +141,25 @@ class TurnHandler:
         inbound = Inbound.from_json(row.payload)
         state = await self._store.load_state(row.customer_id)
         turn = TurnWrite(
-            inbox_id=row.inbox_id, customer_id=row.customer_id,
-            conversation_id=state.conversation_id, identity_id=row.identity_id,
-            channel=inbound.channel, inbound_text=inbound.text,
-            inbound_payload=answer_of(inbound), inbound_platform_id=inbound.message_id,
+            inbox_id=row.inbox_id,
+            customer_id=row.customer_id,
+            conversation_id=state.conversation_id,
+            identity_id=row.identity_id,
+            channel=inbound.channel,
+            inbound_text=inbound.text,
+            inbound_payload=answer_of(inbound),
+            inbound_platform_id=inbound.message_id,
             active_run_id=state.active_run_id,
-            replies=[ReplyWrite(inbound.channel, row.identity_id, inbound.identity,
-                                inbound.route, self._app.texts.apology,
-                                {"text": self._app.texts.apology})],
+            replies=[
+                ReplyWrite(
+                    inbound.channel,
+                    row.identity_id,
+                    inbound.identity,
+                    inbound.route,
+                    self._app.texts.apology,
+                    {"text": self._app.texts.apology},
+                )
+            ],
         )
         self._outbox.enqueue(await self._store.commit_turn(turn))
 

@@ -1,0 +1,24 @@
+"""Fixtures shared by all tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import fresh_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: every test using it runs on SQLite and on PostgreSQL."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty SQLite database."""
+    async with fresh_database("sqlite", tmp_path) as url:
+        yield url

@@ -1,0 +1,129 @@
+"""The store on SQLite and PostgreSQL: odd text, dedupe, schema checks."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from storage import NewInbound, ReplyWrite, SchemaBehind, TurnWrite, open_store
+
+ODD = [
+    "nul \x00 byte",
+    "emoji 🙂👩‍👩‍👧",
+    "עברית וערבית عربي",
+    "x" * 10_000,
+    "\ue000 private use \ue0000",
+    "<b>html</b> & 'quotes'",
+]
+
+
+async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        accepted = await store.accept(
+            [NewInbound("web", f"m{i}", "someone", {"text": t}) for i, t in enumerate(ODD)]
+        )
+        rows = [a for a in accepted if a is not None]
+        assert len(rows) == len(ODD)
+        customer = rows[0].customer_id
+        state = await store.load_state(customer)
+        for row, odd in zip(rows, ODD, strict=True):
+            await store.commit_turn(
+                TurnWrite(
+                    inbox_id=row.inbox_id,
+                    customer_id=customer,
+                    conversation_id=state.conversation_id,
+                    identity_id=row.identity_id,
+                    channel="web",
+                    inbound_text=odd,
+                    inbound_payload={"text": odd},
+                    replies=[
+                        ReplyWrite("web", row.identity_id, "someone", None, odd, {"text": odd})
+                    ],
+                )
+            )
+        messages = await store.messages(customer)
+        pending = await store.pending_inbox()
+    finally:
+        await store.close()
+    assert [m.text for m in messages if m.direction == "in"] == ODD
+    assert [m.text for m in messages if m.direction == "out"] == ODD
+    assert [m.payload["text"] for m in messages if m.direction == "in"] == ODD  # type: ignore[index]
+    assert pending == []
+
+
+async def test_the_inbox_takes_a_platform_message_id_once(database_url: str) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        first = await store.accept(
+            [
+                NewInbound("telegram", "42", "7", {"text": "a"}),
+                NewInbound("telegram", "42", "7", {"text": "a"}),
+                NewInbound("twilio", "42", "+31600000000", {"text": "a"}),
+            ]
+        )
+        later = await store.accept([NewInbound("telegram", "42", "7", {"text": "a"})])
+        assert await store.count("inbox") == 2
+    finally:
+        await store.close()
+    assert [a is not None for a in first] == [True, False, True]
+    assert later == [None]
+
+
+async def test_a_turn_is_never_written_twice_for_one_inbox_row(database_url: str) -> None:
+    from storage import AlreadyHandled
+
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        [row] = await store.accept([NewInbound("web", "m1", "c", {"text": "hi"})])
+        assert row is not None
+        state = await store.load_state(row.customer_id)
+        turn = TurnWrite(
+            inbox_id=row.inbox_id,
+            customer_id=row.customer_id,
+            conversation_id=state.conversation_id,
+            identity_id=row.identity_id,
+            channel="web",
+            inbound_payload={"text": "hi"},
+            replies=[ReplyWrite("web", row.identity_id, "c", None, "hello", {"text": "hello"})],
+        )
+        await store.commit_turn(turn)
+        with pytest.raises(AlreadyHandled):
+            await store.commit_turn(turn)
+        assert await store.count("outbox") == 1
+    finally:
+        await store.close()
+
+
+async def test_an_empty_database_is_created_and_a_foreign_one_refused(database_url: str) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        current, head = await store.schema_status()
+        assert current == head
+        await store._runner.run(
+            lambda c: c.execute(text("UPDATE alembic_version SET version_num = 'zzzz'"))
+        )
+        with pytest.raises(SchemaBehind, match="newer than this Baton"):
+            await store.check_schema()
+        await store._runner.run(lambda c: c.execute(text("DELETE FROM alembic_version")))
+        with pytest.raises(SchemaBehind, match="no Baton schema version"):
+            await store.check_schema()
+    finally:
+        await store.close()
+
+
+async def test_a_second_engine_on_one_sqlite_file_is_refused(sqlite_url: str) -> None:
+    from storage import StoreLocked
+
+    first = await open_store(sqlite_url, engine=True)
+    try:
+        with pytest.raises(StoreLocked, match="another Baton process"):
+            await open_store(sqlite_url, engine=True)
+        reader = await open_store(sqlite_url)  # admin commands may still open it
+        await reader.close()
+    finally:
+        await first.close()
