@@ -20,8 +20,9 @@ def build(args: argparse.Namespace) -> Emulator:
     if args.platform == "telegram":
         return TelegramEmulator(args.token)
     if args.platform == "twilio":
-        return TwilioEmulator(args.account_sid, args.auth_token,
-                              status_callbacks=args.status_callbacks)
+        return TwilioEmulator(
+            args.account_sid, args.auth_token, status_callbacks=args.status_callbacks
+        )
     return SlackEmulator(args.token, team_id=args.team_id)
 
 
@@ -34,8 +35,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--token", help="bot token to require (telegram, slack); default: any")
     parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID, help="twilio")
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN, help="twilio")
-    parser.add_argument("--status-callbacks", action="store_true",
-                        help="twilio: POST signed sent/delivered status callbacks")
+    parser.add_argument(
+        "--status-callbacks",
+        action="store_true",
+        help="twilio: POST signed sent/delivered status callbacks",
+    )
     parser.add_argument("--team-id", default="T0EMU0001", help="slack")
     args = parser.parse_args(argv)
     emulator = build(args)

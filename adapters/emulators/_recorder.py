@@ -79,7 +79,7 @@ async def post_webhook(
     headers: Mapping[str, str],
     *,
     session: ClientSession | None = None,
-    timeout: float = 30.0,  # noqa: ASYNC109 - the platform's own wait, passed to aiohttp
+    timeout: float = 30.0,
 ) -> WebhookResult:
     """POST `body` to `url` as the platform would, and return the status and body answered.
 
@@ -205,7 +205,7 @@ class Emulator:
     async def next_call(
         self,
         method: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline on a future, not on I/O
+        timeout: float = 5.0,
     ) -> Call:
         """The oldest call not yet returned by `next_call`, waiting for one if needed.
 

@@ -28,8 +28,19 @@ __all__ = [
     "signed_headers",
 ]
 
-_JSON_PARAMS = frozenset({"blocks", "attachments", "metadata", "unfurl_links", "unfurl_media",
-                          "mrkdwn", "reply_broadcast", "as_user", "link_names"})
+_JSON_PARAMS = frozenset(
+    {
+        "blocks",
+        "attachments",
+        "metadata",
+        "unfurl_links",
+        "unfurl_media",
+        "mrkdwn",
+        "reply_broadcast",
+        "as_user",
+        "link_names",
+    }
+)
 _SEND_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "response_url"})
 
 _Answer = tuple[int, dict[str, Any]]
@@ -53,8 +64,11 @@ def signed_headers(
     """
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature or ""}
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+    }
 
 
 def event_payload(
@@ -90,12 +104,24 @@ def event_payload(
     now = time.time()
     ts = ts or f"{now:.6f}"
     event: dict[str, Any] = {
-        "type": "message", "channel": channel or dm_channel(user), "user": user, "text": text,
-        "ts": ts, "event_ts": ts, "channel_type": channel_type, "team": team,
+        "type": "message",
+        "channel": channel or dm_channel(user),
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": channel_type,
+        "team": team,
         "client_msg_id": str(uuid.uuid4()),
-        "blocks": [{"type": "rich_text", "block_id": secrets.token_hex(2), "elements": [
-            {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]},
-        ]}],
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": secrets.token_hex(2),
+                "elements": [
+                    {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]},
+                ],
+            }
+        ],
     }
     if thread_ts is not None:
         event["thread_ts"] = thread_ts
@@ -107,8 +133,15 @@ def event_payload(
         "type": "event_callback",
         "event_id": event_id or "Ev" + secrets.token_hex(5).upper(),
         "event_time": int(now),
-        "authorizations": [{"enterprise_id": None, "team_id": team, "user_id": bot_user_id,
-                            "is_bot": True, "is_enterprise_install": False}],
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
         "is_ext_shared_channel": False,
         "event_context": "4-" + secrets.token_urlsafe(24),
     }
@@ -150,19 +183,28 @@ def block_actions_payload(
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
         "api_app_id": api_app_id,
         "token": "emulator-verification-token",
-        "container": {"type": "message", "message_ts": message_ts or now, "channel_id": channel,
-                      "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts or now,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
         "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}",
         "team": {"id": team, "domain": "emulator"},
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel, "name": "directmessage"},
         "response_url": response_url,
-        "actions": [{
-            "action_id": action_id, "block_id": block_id,
-            "text": {"type": "plain_text", "text": label or value, "emoji": True},
-            "value": value, "type": "button", "action_ts": now,
-        }],
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": label or value, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": now,
+            }
+        ],
     }
     if message is not None:
         payload["message"] = dict(message)
@@ -245,8 +287,9 @@ class SlackEmulator(Emulator):
     def _fault_response(self, status: int, retry_after: int) -> tuple[web.Response, Any]:
         if status == 429:
             body = {"ok": False, "error": "ratelimited"}
-            return web.json_response(body, status=429,
-                                     headers={"Retry-After": str(retry_after)}), body
+            return web.json_response(
+                body, status=429, headers={"Retry-After": str(retry_after)}
+            ), body
         body = {"ok": False, "error": "fatal_error" if status >= 500 else "invalid_request"}
         return web.json_response(body, status=status), body
 
@@ -260,9 +303,12 @@ class SlackEmulator(Emulator):
                     params.update(body)
             else:
                 form = await request.post()
-                params.update(decode_json_fields(
-                    ((k, v) for k, v in form.items() if isinstance(v, str)),
-                    frozenset(form.keys()) - _JSON_PARAMS))
+                params.update(
+                    decode_json_fields(
+                        ((k, v) for k, v in form.items() if isinstance(v, str)),
+                        frozenset(form.keys()) - _JSON_PARAMS,
+                    )
+                )
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header else params.get("token", "")
         if not token:
@@ -286,9 +332,14 @@ class SlackEmulator(Emulator):
 
     def _auth_test(self, params: dict[str, Any]) -> _Answer:
         return 200, {
-            "ok": True, "url": f"https://{self.team.lower()}.slack.com/", "team": self.team,
-            "user": "baton", "team_id": self.team_id, "user_id": self.user_id,
-            "bot_id": self.bot_id, "is_enterprise_install": False,
+            "ok": True,
+            "url": f"https://{self.team.lower()}.slack.com/",
+            "team": self.team,
+            "user": "baton",
+            "team_id": self.team_id,
+            "user_id": self.user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
         }
 
     def _post_message(self, params: dict[str, Any]) -> _Answer:
@@ -300,10 +351,20 @@ class SlackEmulator(Emulator):
         channel = dm_channel(str(channel))
         ts = self.next_ts()
         message: dict[str, Any] = {
-            "type": "message", "text": params.get("text", ""), "user": self.user_id,
-            "bot_id": self.bot_id, "app_id": self.api_app_id, "ts": ts, "team": self.team_id,
-            "bot_profile": {"id": self.bot_id, "app_id": self.api_app_id, "name": "baton",
-                            "team_id": self.team_id, "deleted": False},
+            "type": "message",
+            "text": params.get("text", ""),
+            "user": self.user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.api_app_id,
+            "ts": ts,
+            "team": self.team_id,
+            "bot_profile": {
+                "id": self.bot_id,
+                "app_id": self.api_app_id,
+                "name": "baton",
+                "team_id": self.team_id,
+                "deleted": False,
+            },
         }
         for key in ("blocks", "attachments", "thread_ts", "metadata"):
             if params.get(key) is not None:
@@ -320,8 +381,13 @@ class SlackEmulator(Emulator):
             if key in params:
                 message[key] = params[key]
         message["edited"] = {"user": self.user_id, "ts": self.next_ts()}
-        return 200, {"ok": True, "channel": channel, "ts": message["ts"],
-                     "text": message.get("text", ""), "message": message}
+        return 200, {
+            "ok": True,
+            "channel": channel,
+            "ts": message["ts"],
+            "text": message.get("text", ""),
+            "message": message,
+        }
 
     def _open(self, params: dict[str, Any]) -> _Answer:
         if params.get("channel"):
@@ -330,26 +396,42 @@ class SlackEmulator(Emulator):
         if not users:
             return 200, {"ok": False, "error": "users_list_not_supplied"}
         channel_id = dm_channel(users[0]) if len(users) == 1 else "G" + secrets.token_hex(5)
-        return 200, {"ok": True, "no_op": True, "already_open": True,
-                     "channel": {"id": channel_id}}
+        return 200, {
+            "ok": True,
+            "no_op": True,
+            "already_open": True,
+            "channel": {"id": channel_id},
+        }
 
     def _users_info(self, params: dict[str, Any]) -> _Answer:
         user_id = str(params.get("user", ""))
         if not user_id.startswith(("U", "W")):
             return 200, {"ok": False, "error": "user_not_found"}
-        user = self.users.get(user_id) or self._user(user_id, user_id.lower(),
-                                                     f"Customer {user_id}", None)
+        user = self.users.get(user_id) or self._user(
+            user_id, user_id.lower(), f"Customer {user_id}", None
+        )
         return 200, {"ok": True, "user": user}
 
-    def _user(self, user_id: str, name: str, real_name: str, email: str | None
-              ) -> dict[str, Any]:
-        profile: dict[str, Any] = {"real_name": real_name, "display_name": name,
-                                   "real_name_normalized": real_name, "team": self.team_id}
+    def _user(self, user_id: str, name: str, real_name: str, email: str | None) -> dict[str, Any]:
+        profile: dict[str, Any] = {
+            "real_name": real_name,
+            "display_name": name,
+            "real_name_normalized": real_name,
+            "team": self.team_id,
+        }
         if email is not None:
             profile["email"] = email
-        return {"id": user_id, "team_id": self.team_id, "name": name, "deleted": False,
-                "real_name": real_name, "tz": "Europe/London", "is_bot": False,
-                "is_admin": False, "profile": profile}
+        return {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": False,
+            "real_name": real_name,
+            "tz": "Europe/London",
+            "is_bot": False,
+            "is_admin": False,
+            "profile": profile,
+        }
 
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         channel = self._responses.get(request.match_info["key"])
@@ -357,8 +439,7 @@ class SlackEmulator(Emulator):
         if channel is None:
             self._record("response_url", params, 404, None)
             return web.Response(status=404, text="no_response_url")
-        self._record("response_url", params, 200, None, recipient=channel,
-                     text=params.get("text"))
+        self._record("response_url", params, 200, None, recipient=channel, text=params.get("text"))
         return web.Response(text="ok")
 
     # --- the customer side ---------------------------------------------------------------
@@ -386,8 +467,9 @@ class SlackEmulator(Emulator):
             session: A client session to reuse.
         """
         body = json.dumps(payload)
-        headers = signed_headers(signing_secret, body, timestamp=timestamp,
-                                 content_type="application/json")
+        headers = signed_headers(
+            signing_secret, body, timestamp=timestamp, content_type="application/json"
+        )
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = retry_reason
@@ -404,8 +486,12 @@ class SlackEmulator(Emulator):
     ) -> WebhookResult:
         """POST an interactivity payload as `payload=<urlencoded JSON>`, signed."""
         body = "payload=" + quote(json.dumps(payload))
-        headers = signed_headers(signing_secret, body, timestamp=timestamp,
-                                 content_type="application/x-www-form-urlencoded")
+        headers = signed_headers(
+            signing_secret,
+            body,
+            timestamp=timestamp,
+            content_type="application/x-www-form-urlencoded",
+        )
         return await post_webhook(interactive_url, body, headers, session=session)
 
     async def customer_message(
@@ -441,13 +527,25 @@ class SlackEmulator(Emulator):
             session: A client session to reuse.
         """
         payload = event_payload(
-            team=team or self.team_id, user=user, text=text, channel=channel,
-            api_app_id=self.api_app_id, bot_user_id=self.user_id, event_id=event_id,
-            ts=self.next_ts(), channel_type=channel_type,
+            team=team or self.team_id,
+            user=user,
+            text=text,
+            channel=channel,
+            api_app_id=self.api_app_id,
+            bot_user_id=self.user_id,
+            event_id=event_id,
+            ts=self.next_ts(),
+            channel_type=channel_type,
         )
-        return await self.post_event(events_url, signing_secret, payload, retry_num=retry_num,
-                                     retry_reason=retry_reason, timestamp=timestamp,
-                                     session=session)
+        return await self.post_event(
+            events_url,
+            signing_secret,
+            payload,
+            retry_num=retry_num,
+            retry_reason=retry_reason,
+            timestamp=timestamp,
+            session=session,
+        )
 
     async def customer_press(
         self,
@@ -481,17 +579,29 @@ class SlackEmulator(Emulator):
         """
         channel = channel or dm_channel(user)
         if message_ts is None:
-            message_ts = max((ts for ch, ts in self.messages if ch == channel),
-                             key=float, default=None)
+            message_ts = max(
+                (ts for ch, ts in self.messages if ch == channel), key=float, default=None
+            )
         message = self.messages.get((channel, message_ts)) if message_ts else None
         key = secrets.token_hex(8)
         self._responses[key] = channel
-        response_url = (f"{self.base_url}/response/{key}" if self.base_url
-                        else f"https://hooks.slack.com/actions/{self.team_id}/1/{key}")
-        payload = block_actions_payload(
-            team=team or self.team_id, user=user, action_id=action_id, value=value,
-            channel=channel, message_ts=message_ts, message=message, api_app_id=self.api_app_id,
-            block_id=block_id, response_url=response_url,
+        response_url = (
+            f"{self.base_url}/response/{key}"
+            if self.base_url
+            else f"https://hooks.slack.com/actions/{self.team_id}/1/{key}"
         )
-        return await self.post_interaction(interactive_url, signing_secret, payload,
-                                           timestamp=timestamp, session=session)
+        payload = block_actions_payload(
+            team=team or self.team_id,
+            user=user,
+            action_id=action_id,
+            value=value,
+            channel=channel,
+            message_ts=message_ts,
+            message=message,
+            api_app_id=self.api_app_id,
+            block_id=block_id,
+            response_url=response_url,
+        )
+        return await self.post_interaction(
+            interactive_url, signing_secret, payload, timestamp=timestamp, session=session
+        )

@@ -29,20 +29,68 @@ MAX_TEXT = 4096
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 # Parameters whose values are plain strings; everything else a client may JSON-encode.
-_TEXT_PARAMS = frozenset({
-    "text", "caption", "parse_mode", "callback_query_id", "url", "secret_token", "ip_address",
-    "photo", "document", "audio", "video", "voice", "animation", "sticker", "thumbnail",
-    "inline_message_id", "business_connection_id", "message_effect_id", "title", "description",
-    "name", "short_description", "emoji", "question", "first_name", "last_name",
-    "phone_number", "vcard", "address", "file_id", "language_code", "payload", "currency",
-    "result_id", "custom_title", "data",
-})
-_SEND_METHODS = frozenset({
-    "sendMessage", "sendPhoto", "sendDocument", "sendAudio", "sendVideo", "sendVoice",
-    "sendAnimation", "sendSticker", "sendLocation", "sendContact", "sendMediaGroup",
-    "sendChatAction", "sendPoll", "sendDice", "sendVenue", "sendVideoNote", "copyMessage",
-    "forwardMessage",
-})
+_TEXT_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "url",
+        "secret_token",
+        "ip_address",
+        "photo",
+        "document",
+        "audio",
+        "video",
+        "voice",
+        "animation",
+        "sticker",
+        "thumbnail",
+        "inline_message_id",
+        "business_connection_id",
+        "message_effect_id",
+        "title",
+        "description",
+        "name",
+        "short_description",
+        "emoji",
+        "question",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "vcard",
+        "address",
+        "file_id",
+        "language_code",
+        "payload",
+        "currency",
+        "result_id",
+        "custom_title",
+        "data",
+    }
+)
+_SEND_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendAudio",
+        "sendVideo",
+        "sendVoice",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendMediaGroup",
+        "sendChatAction",
+        "sendPoll",
+        "sendDice",
+        "sendVenue",
+        "sendVideoNote",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 _ERROR_TEXT = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -64,10 +112,13 @@ def user_payload(
     return user
 
 
-def _private_chat(chat_id: int, first_name: str) -> dict[str, Any]:
+def _chat(chat_id: int, first_name: str) -> dict[str, Any]:
     if chat_id < 0:
-        return {"id": chat_id, "type": "supergroup" if chat_id < -10**12 else "group",
-                "title": f"Group {-chat_id}"}
+        return {
+            "id": chat_id,
+            "type": "supergroup" if chat_id < -(10**12) else "group",
+            "title": f"Group {-chat_id}",
+        }
     return {"id": chat_id, "type": "private", "first_name": first_name}
 
 
@@ -103,7 +154,7 @@ def update_payload(
     message: dict[str, Any] = {
         "message_id": message_id,
         "from": user_payload(user_id, first_name),
-        "chat": _private_chat(user_id if chat_id is None else chat_id, first_name),
+        "chat": _chat(user_id if chat_id is None else chat_id, first_name),
         "date": now,
     }
     if text is not None:
@@ -149,7 +200,7 @@ def callback_payload(
         message = {
             "message_id": message_id,
             "from": user_payload(bot_id, "EmuBot", username="emu_bot", is_bot=True),
-            "chat": _private_chat(chat, first_name),
+            "chat": _chat(chat, first_name),
             "date": int(time.time()),
             "text": "",
         }
@@ -236,8 +287,9 @@ class TelegramEmulator(Emulator):
             "getWebhookInfo": self._get_webhook_info,
         }
         # Bot API method names are case-insensitive; calls are recorded under the usual name.
-        self._names_by_lower = {name.lower(): name for name in (*self._handlers, *_SEND_METHODS,
-                                                                 "getUpdates")}
+        self._names_by_lower = {
+            name.lower(): name for name in (*self._handlers, *_SEND_METHODS, "getUpdates")
+        }
 
     # --- state helpers -------------------------------------------------------------------
 
@@ -271,8 +323,9 @@ class TelegramEmulator(Emulator):
         return int(head) if head.isdigit() else DEFAULT_BOT_ID
 
     def _bot_user(self, token: str) -> dict[str, Any]:
-        return user_payload(self._bot_id(token), self.first_name, username=self.username,
-                            is_bot=True)
+        return user_payload(
+            self._bot_id(token), self.first_name, username=self.username, is_bot=True
+        )
 
     # --- the API -------------------------------------------------------------------------
 
@@ -282,6 +335,7 @@ class TelegramEmulator(Emulator):
 
     async def _on_startup(self, app: web.Application) -> None:
         self._closing = False
+        self._new_updates = asyncio.Event()
 
     async def _on_shutdown(self, app: web.Application) -> None:
         await super()._on_shutdown(app)
@@ -340,15 +394,16 @@ class TelegramEmulator(Emulator):
 
     def _get_me(self, token: str, params: dict[str, Any]) -> _Answer:
         me = self._bot_user(token)
-        me.update(can_join_groups=True, can_read_all_group_messages=False,
-                  supports_inline_queries=False)
+        me.update(
+            can_join_groups=True, can_read_all_group_messages=False, supports_inline_queries=False
+        )
         return 200, me
 
     def _new_message(self, token: str, chat_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": self.next_message_id(chat_id),
             "from": self._bot_user(token),
-            "chat": _private_chat(chat_id, self._names.get(chat_id, "Customer")),
+            "chat": _chat(chat_id, self._names.get(chat_id, "Customer")),
             "date": int(time.time()),
         }
         message.update(fields)
@@ -373,8 +428,13 @@ class TelegramEmulator(Emulator):
         seed = photo if isinstance(photo, str) else json.dumps(photo, sort_keys=True)
         file_id, unique = _file_ids(seed)
         sizes = [
-            {"file_id": f"{file_id}{tag}", "file_unique_id": f"{unique}{tag}",
-             "file_size": side * side // 8, "width": side, "height": side}
+            {
+                "file_id": f"{file_id}{tag}",
+                "file_unique_id": f"{unique}{tag}",
+                "file_size": side * side // 8,
+                "width": side,
+                "height": side,
+            }
             for tag, side in (("s", 90), ("m", 320), ("x", 800))
         ]
         fields: dict[str, Any] = {"photo": sizes}
@@ -387,16 +447,23 @@ class TelegramEmulator(Emulator):
         if not document:
             return 400, "Bad Request: there is no document in the request"
         if isinstance(document, dict):
-            name, mime, size = (document.get("file_name", "file"),
-                                document.get("content_type", "application/octet-stream"),
-                                document.get("size", 0))
+            name, mime, size = (
+                document.get("file_name", "file"),
+                document.get("content_type", "application/octet-stream"),
+                document.get("size", 0),
+            )
         else:
             name, mime, size = str(document).rsplit("/", 1)[-1], "application/octet-stream", 0
         file_id, unique = _file_ids(json.dumps(document, sort_keys=True))
-        fields: dict[str, Any] = {"document": {
-            "file_id": file_id, "file_unique_id": unique, "file_name": name, "mime_type": mime,
-            "file_size": size,
-        }}
+        fields: dict[str, Any] = {
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": unique,
+                "file_name": name,
+                "mime_type": mime,
+                "file_size": size,
+            }
+        }
         _copy_optional(params, fields, "caption", "caption_entities")
         _copy_markup(params, fields)
         return 200, self._new_message(token, _int(params["chat_id"]) or 0, fields)
@@ -404,8 +471,11 @@ class TelegramEmulator(Emulator):
     def _send_other(self, token: str, params: dict[str, Any]) -> _Answer:
         if params.get("action") is not None:  # sendChatAction
             return 200, True
-        fields = {key: value for key, value in params.items()
-                  if key in ("text", "caption", "latitude", "longitude", "phone_number")}
+        fields = {
+            key: value
+            for key, value in params.items()
+            if key in ("text", "caption", "latitude", "longitude", "phone_number")
+        }
         return 200, self._new_message(token, _int(params["chat_id"]) or 0, fields)
 
     def _send_media_group(self, token: str, params: dict[str, Any]) -> _Answer:
@@ -424,8 +494,9 @@ class TelegramEmulator(Emulator):
 
     def _answer_callback_query(self, token: str, params: dict[str, Any]) -> _Answer:
         if not params.get("callback_query_id"):
-            return 400, ("Bad Request: query is too old and response timeout expired or "
-                         "query ID is invalid")
+            return 400, (
+                "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
         return 200, True
 
     def _edit_message(self, token: str, params: dict[str, Any]) -> _Answer:
@@ -466,9 +537,16 @@ class TelegramEmulator(Emulator):
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         if self.webhook:
-            return self._answer("getUpdates", params, (409, "Conflict: can't use getUpdates "
-                                "method while webhook is active; use deleteWebhook to delete "
-                                "the webhook first"))
+            return self._answer(
+                "getUpdates",
+                params,
+                (
+                    409,
+                    "Conflict: can't use getUpdates "
+                    "method while webhook is active; use deleteWebhook to delete "
+                    "the webhook first",
+                ),
+            )
         offset = _int(params.get("offset")) or 0
         limit = min(max(_int(params.get("limit")) or 100, 1), 100)
         timeout = max(_int(params.get("timeout")) or 0, 0)
@@ -539,8 +617,13 @@ class TelegramEmulator(Emulator):
         chat = user_id if chat_id is None else chat_id
         self._names.setdefault(chat, first_name)
         update = update_payload(
-            self.next_update_id(), user_id=user_id, text=text, first_name=first_name,
-            chat_id=chat_id, message_id=self.next_message_id(chat), content=content,
+            self.next_update_id(),
+            user_id=user_id,
+            text=text,
+            first_name=first_name,
+            chat_id=chat_id,
+            message_id=self.next_message_id(chat),
+            content=content,
         )
         self.messages[chat, update["message"]["message_id"]] = update["message"]
         return await self.deliver(webhook_url, secret, update, session=session)
@@ -567,9 +650,15 @@ class TelegramEmulator(Emulator):
             chat_id: A group chat instead of the private chat.
             session: A client session to reuse.
         """
-        return await self._customer_message(webhook_url, secret, user_id=user_id, text=text,
-                                            first_name=first_name, chat_id=chat_id,
-                                            session=session)
+        return await self._customer_message(
+            webhook_url,
+            secret,
+            user_id=user_id,
+            text=text,
+            first_name=first_name,
+            chat_id=chat_id,
+            session=session,
+        )
 
     async def customer_photo(
         self,
@@ -587,16 +676,27 @@ class TelegramEmulator(Emulator):
         file_id, unique = _file_ids(f"photo:{user_id}:{time.time_ns()}")
         unique = file_unique_id or unique
         sizes = [
-            {"file_id": f"{file_id}{tag}", "file_unique_id": f"{unique}{tag}",
-             "file_size": w * h // 8, "width": w, "height": h}
+            {
+                "file_id": f"{file_id}{tag}",
+                "file_unique_id": f"{unique}{tag}",
+                "file_size": w * h // 8,
+                "width": w,
+                "height": h,
+            }
             for tag, w, h in (("s", 90, 67), ("m", 320, 240), ("x", 1280, 960))
         ]
         content: dict[str, Any] = {"photo": sizes}
         if caption is not None:
             content["caption"] = caption
-        return await self._customer_message(webhook_url, secret, user_id=user_id,
-                                            first_name=first_name, chat_id=chat_id,
-                                            session=session, content=content)
+        return await self._customer_message(
+            webhook_url,
+            secret,
+            user_id=user_id,
+            first_name=first_name,
+            chat_id=chat_id,
+            session=session,
+            content=content,
+        )
 
     async def customer_document(
         self,
@@ -613,15 +713,26 @@ class TelegramEmulator(Emulator):
     ) -> WebhookResult:
         """The customer sends a file."""
         file_id, unique = _file_ids(f"document:{user_id}:{file_name}:{time.time_ns()}")
-        content: dict[str, Any] = {"document": {
-            "file_id": file_id, "file_unique_id": unique, "file_name": file_name,
-            "mime_type": mime_type, "file_size": 2048,
-        }}
+        content: dict[str, Any] = {
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": unique,
+                "file_name": file_name,
+                "mime_type": mime_type,
+                "file_size": 2048,
+            }
+        }
         if caption is not None:
             content["caption"] = caption
-        return await self._customer_message(webhook_url, secret, user_id=user_id,
-                                            first_name=first_name, chat_id=chat_id,
-                                            session=session, content=content)
+        return await self._customer_message(
+            webhook_url,
+            secret,
+            user_id=user_id,
+            first_name=first_name,
+            chat_id=chat_id,
+            session=session,
+            content=content,
+        )
 
     async def customer_contact(
         self,
@@ -652,9 +763,15 @@ class TelegramEmulator(Emulator):
         owner = user_id if contact_user_id == "own" else contact_user_id
         if owner is not None:
             contact["user_id"] = owner
-        return await self._customer_message(webhook_url, secret, user_id=user_id,
-                                            first_name=first_name, chat_id=chat_id,
-                                            session=session, content={"contact": contact})
+        return await self._customer_message(
+            webhook_url,
+            secret,
+            user_id=user_id,
+            first_name=first_name,
+            chat_id=chat_id,
+            session=session,
+            content={"contact": contact},
+        )
 
     async def customer_location(
         self,
@@ -670,9 +787,15 @@ class TelegramEmulator(Emulator):
     ) -> WebhookResult:
         """The customer shares a location."""
         location = {"latitude": latitude, "longitude": longitude}
-        return await self._customer_message(webhook_url, secret, user_id=user_id,
-                                            first_name=first_name, chat_id=chat_id,
-                                            session=session, content={"location": location})
+        return await self._customer_message(
+            webhook_url,
+            secret,
+            user_id=user_id,
+            first_name=first_name,
+            chat_id=chat_id,
+            session=session,
+            content={"location": location},
+        )
 
     async def customer_press(
         self,
@@ -701,12 +824,22 @@ class TelegramEmulator(Emulator):
         """
         chat = user_id if chat_id is None else chat_id
         if message_id is None:
-            message_id = max((mid for (cid, mid), msg in self.messages.items()
-                              if cid == chat and msg["from"].get("is_bot")), default=1)
+            message_id = max(
+                (
+                    mid
+                    for (cid, mid), msg in self.messages.items()
+                    if cid == chat and msg["from"].get("is_bot")
+                ),
+                default=1,
+            )
         update = callback_payload(
-            self.next_update_id(), user_id=user_id, data=data,
-            message=self.messages.get((chat, message_id)), message_id=message_id,
-            first_name=first_name, chat_id=chat_id,
+            self.next_update_id(),
+            user_id=user_id,
+            data=data,
+            message=self.messages.get((chat, message_id)),
+            message_id=message_id,
+            first_name=first_name,
+            chat_id=chat_id,
             bot_id=self._bot_id(self.token or f"{DEFAULT_BOT_ID}:x"),
         )
         return await self.deliver(webhook_url, secret, update, session=session)
@@ -725,8 +858,13 @@ class TelegramEmulator(Emulator):
     ) -> WebhookResult:
         """The customer edits one of their earlier messages (an `edited_message`)."""
         update = update_payload(
-            self.next_update_id(), user_id=user_id, text=text, first_name=first_name,
-            chat_id=chat_id, message_id=message_id, edited=True,
+            self.next_update_id(),
+            user_id=user_id,
+            text=text,
+            first_name=first_name,
+            chat_id=chat_id,
+            message_id=message_id,
+            edited=True,
         )
         return await self.deliver(webhook_url, secret, update, session=session)
 
@@ -759,8 +897,16 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     for key, value in form.items():
         if isinstance(value, web.FileField):
             content = value.file.read()
-            fields.append((key, {"file_name": value.filename,
-                                 "content_type": value.content_type, "size": len(content)}))
+            fields.append(
+                (
+                    key,
+                    {
+                        "file_name": value.filename,
+                        "content_type": value.content_type,
+                        "size": len(content),
+                    },
+                )
+            )
         else:
             fields.append((key, value))
     params.update(decode_json_fields(fields, _TEXT_PARAMS))

@@ -38,8 +38,9 @@ __all__ = [
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_AUTH_TOKEN = "emulator-auth-token"
 API_VERSION = "2010-04-01"
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                        "OPTOUT"})
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 """Single-word messages that opt a number out (Twilio default opt-out handling)."""
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 """Single-word messages that opt a number back in."""
@@ -95,11 +96,25 @@ def sms_params(
     sid = message_sid or new_sid("MM" if media else "SM")
     from_country, to_country = _country(from_), _country(to)
     params = {
-        "ToCountry": to_country, "ToState": "CA", "SmsMessageSid": sid,
-        "NumMedia": str(len(media)), "ToCity": "", "FromZip": "", "SmsSid": sid,
-        "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": body,
-        "FromCountry": from_country, "To": to, "ToZip": "", "NumSegments": str(segments(body)),
-        "MessageSid": sid, "AccountSid": account_sid, "From": from_, "ApiVersion": API_VERSION,
+        "ToCountry": to_country,
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": str(len(media)),
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": body,
+        "FromCountry": from_country,
+        "To": to,
+        "ToZip": "",
+        "NumSegments": str(segments(body)),
+        "MessageSid": sid,
+        "AccountSid": account_sid,
+        "From": from_,
+        "ApiVersion": API_VERSION,
     }
     for index, (url, content_type) in enumerate(media):
         params[f"MediaUrl{index}"] = url
@@ -124,8 +139,12 @@ class StatusPost:
 
 
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 class TwilioEmulator(Emulator):
@@ -212,20 +231,29 @@ class TwilioEmulator(Emulator):
         return (login, password) == (self.account_sid, self.auth_token)
 
     def _reply(
-        self, method: str, params: Mapping[str, Any], status: int, body: dict[str, Any],
-        *, recipient: str | None = None, text: str | None = None,
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        status: int,
+        body: dict[str, Any],
+        *,
+        recipient: str | None = None,
+        text: str | None = None,
     ) -> web.Response:
         self._record(method, params, status, body, recipient=recipient, text=text)
         return web.json_response(body, status=status)
 
-    def _check(self, request: web.Request, method: str, params: Mapping[str, Any]
-               ) -> web.Response | None:
+    def _check(
+        self, request: web.Request, method: str, params: Mapping[str, Any]
+    ) -> web.Response | None:
         if not self._authorized(request):
-            return self._reply(method, params, 401, _error(
-                401, 20003, "Authentication Error - invalid username"))
+            return self._reply(
+                method, params, 401, _error(401, 20003, "Authentication Error - invalid username")
+            )
         if request.match_info["account"] != self.account_sid:
-            return self._reply(method, params, 404, _error(
-                404, 20404, "The requested resource was not found"))
+            return self._reply(
+                method, params, 404, _error(404, 20404, "The requested resource was not found")
+            )
         return None
 
     def _fault_response(self, status: int, retry_after: int) -> tuple[web.Response, Any]:
@@ -246,12 +274,22 @@ class TwilioEmulator(Emulator):
         if fault is not None:
             return await self._apply_fault(fault, "accounts.fetch", params)
         now = formatdate(usegmt=True)
-        return self._reply("accounts.fetch", params, 200, {
-            "sid": self.account_sid, "friendly_name": "Emulator account", "status": "active",
-            "type": "Full", "owner_account_sid": self.account_sid, "auth_token": self.auth_token,
-            "date_created": now, "date_updated": now,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json",
-        })
+        return self._reply(
+            "accounts.fetch",
+            params,
+            200,
+            {
+                "sid": self.account_sid,
+                "friendly_name": "Emulator account",
+                "status": "active",
+                "type": "Full",
+                "owner_account_sid": self.account_sid,
+                "auth_token": self.auth_token,
+                "date_created": now,
+                "date_updated": now,
+                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json",
+            },
+        )
 
     async def _fetch_message(self, request: web.Request) -> web.StreamResponse:
         params: dict[str, Any] = {"Sid": request.match_info["sid"]}
@@ -260,8 +298,12 @@ class TwilioEmulator(Emulator):
             return refused
         message = self.messages.get(request.match_info["sid"])
         if message is None:
-            return self._reply("messages.fetch", params, 404, _error(
-                404, 20404, "The requested resource was not found"))
+            return self._reply(
+                "messages.fetch",
+                params,
+                404,
+                _error(404, 20404, "The requested resource was not found"),
+            )
         return self._reply("messages.fetch", params, 200, message)
 
     async def _create_message(self, request: web.Request) -> web.StreamResponse:
@@ -280,17 +322,30 @@ class TwilioEmulator(Emulator):
         to, body, media = params.get("To"), params.get("Body", ""), params.get("MediaUrl", [])
         sender = params.get("From") or params.get("MessagingServiceSid")
         if not to:
-            return self._reply("messages.create", params, 400, _error(
-                400, 21604, "A 'To' phone number is required."))
+            return self._reply(
+                "messages.create",
+                params,
+                400,
+                _error(400, 21604, "A 'To' phone number is required."),
+            )
         if not sender:
-            return self._reply("messages.create", params, 400, _error(
-                400, 21603, "A 'From' phone number is required."))
+            return self._reply(
+                "messages.create",
+                params,
+                400,
+                _error(400, 21603, "A 'From' phone number is required."),
+            )
         if not body and not media and not params.get("ContentSid"):
-            return self._reply("messages.create", params, 400, _error(
-                400, 21602, "Message body is required."))
+            return self._reply(
+                "messages.create", params, 400, _error(400, 21602, "Message body is required.")
+            )
         if to in self.opted_out:
-            return self._reply("messages.create", params, 400, _error(
-                400, 21610, "Attempt to send to unsubscribed recipient"))
+            return self._reply(
+                "messages.create",
+                params,
+                400,
+                _error(400, 21610, "Attempt to send to unsubscribed recipient"),
+            )
         message = self._message_resource(params, to, body, media)
         self.messages[message["sid"]] = message
         callback = params.get("StatusCallback")
@@ -307,13 +362,24 @@ class TwilioEmulator(Emulator):
         now = formatdate(usegmt=True)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
-            "sid": sid, "account_sid": self.account_sid, "api_version": API_VERSION,
-            "body": body, "date_created": now, "date_sent": None, "date_updated": now,
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": params.get("From"), "to": to,
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": params.get("From"),
+            "to": to,
             "messaging_service_sid": params.get("MessagingServiceSid"),
-            "num_media": str(len(media)), "num_segments": str(segments(body)), "price": None,
-            "price_unit": "USD", "status": "queued",
+            "num_media": str(len(media)),
+            "num_segments": str(segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "status": "queued",
             "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
             "uri": f"{uri}.json",
         }
@@ -325,16 +391,21 @@ class TwilioEmulator(Emulator):
             message["status"] = status
             message["date_updated"] = formatdate(usegmt=True)
             params = {
-                "SmsSid": message["sid"], "SmsStatus": status, "MessageStatus": status,
-                "To": message["to"], "MessageSid": message["sid"],
-                "AccountSid": self.account_sid, "From": message["from"] or "",
+                "SmsSid": message["sid"],
+                "SmsStatus": status,
+                "MessageStatus": status,
+                "To": message["to"],
+                "MessageSid": message["sid"],
+                "AccountSid": self.account_sid,
+                "From": message["from"] or "",
                 "ApiVersion": API_VERSION,
             }
             signature = self._validator.compute_signature(url, params)
             answered: int | None
             try:
-                async with self._session.post(url, data=params,
-                                              headers={"X-Twilio-Signature": signature}) as rsp:
+                async with self._session.post(
+                    url, data=params, headers={"X-Twilio-Signature": signature}
+                ) as rsp:
                     answered = rsp.status
             except (ClientError, TimeoutError):
                 answered = None
@@ -409,6 +480,7 @@ class TwilioEmulator(Emulator):
             media: (url, content type) pairs for an MMS.
             session: A client session to reuse.
         """
-        params = sms_params(from_=from_, to=to, body=body, media=media,
-                            account_sid=self.account_sid)
+        params = sms_params(
+            from_=from_, to=to, body=body, media=media, account_sid=self.account_sid
+        )
         return await self.deliver(webhook_url, public_url, auth_token, params, session=session)
