@@ -1,0 +1,1 @@
+"""Small complete bots to copy from."""

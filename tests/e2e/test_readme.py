@@ -1,0 +1,44 @@
+"""The README's flow example runs as written."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.baton import running_baton
+from tests.support.webchat import WebChat
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def mybot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    source = next(b for b in blocks if b.startswith("# mybot.py"))
+    (tmp_path / "readme_mybot.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("readme_mybot")
+    yield module
+    sys.modules.pop("readme_mybot", None)
+
+
+async def test_the_readme_flow_runs_as_written(mybot: object, sqlite_url: str) -> None:
+    app = getattr(mybot, "app")  # noqa: B009 - a module loaded at run time
+    async with running_baton(sqlite_url, app) as baton:
+        chat = WebChat(baton.engine, baton.web)
+        await chat.send("I'd like to book a table")
+        await chat.expect("Who is the booking for?")
+        await chat.send("Ada")
+        await chat.expect("How many seats, Ada?")
+        await chat.send("12")
+        await chat.expect("You can book 1 to 8 seats. How many would you like?")
+        await chat.send("4")
+        await chat.expect("Where should we send the confirmation?")
+        await chat.send("ada@example.com")
+        await chat.expect("Lunch or dinner?")
+        await chat.send("2")
+        await chat.expect("Booked 4 seats for dinner, reference BK-1042.")
