@@ -70,7 +70,8 @@ class LocalAdapter:
         async with self._changed:
             queue = self._replies.setdefault(to.identity, deque(maxlen=_KEEP))
             for part in rendered.parts:
-                self._seq += 1
+                # Increasing across restarts too, so an open page's cursor stays valid.
+                self._seq = max(self._seq + 1, int(time.time() * 1000))
                 queue.append(
                     Reply(
                         self._seq,

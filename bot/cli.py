@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "host", None),
             getattr(args, "port", None),
         )
-    except StoreError as exc:
+    except (StoreError, SettingsError) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

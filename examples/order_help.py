@@ -31,8 +31,7 @@ def order_number(text: str) -> str:
     return digits
 
 
-@flow(triggers=[Command("order"), Keyword("where is my order")],
-      description="Where is my order?")
+@flow(triggers=[Command("order"), Keyword("where is my order")], description="Where is my order?")
 async def order_help(ctx: Context) -> None:
     """Find an order, then track it or hand over to a person."""
     name = await ctx.ask("Hi! What's your name?", remember="name")

@@ -134,7 +134,7 @@ async def test_a_flow_survives_a_killed_process(tmp_path: Path) -> None:
             await _idle(http, port)  # the turn and its "sent" record are committed
             proc.send_signal(signal.SIGKILL)
         async with baton_run(tmp_path, port):
-            me = Customer(http, port)  # the page's replies were in memory; the flow was not
+            # The same page goes on polling with its cursor from before the restart.
             await me.say("Metropolis")
             await me.hears("3 tickets for Metropolis, 21 euro, for Ada.")
     assert (tmp_path / "my_bot.py.calls").read_text() == "price\n"
