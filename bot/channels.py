@@ -45,7 +45,8 @@ async def channel_adapters(settings: Settings) -> list[Adapter]:
             raise SettingsError(f"SMS needs {', '.join(missing)} as well")
         from adapters.twilio import TwilioAdapter
 
-        assert settings.twilio_account_sid and settings.twilio_auth_token
+        assert settings.twilio_account_sid
+        assert settings.twilio_auth_token
         assert settings.twilio_from
         try:
             adapters.append(
