@@ -1,0 +1,649 @@
+"""The Telegram channel, on aiogram 3: webhook or long polling in, Bot API calls out.
+
+Inbound: Telegram POSTs each update to `/webhooks/telegram` with the secret it was given at
+`setWebhook` in `X-Telegram-Bot-Api-Secret-Token`; a missing or wrong secret is rejected before
+anything is stored. The dedupe key is the `update_id`, so a redelivered update (Telegram retries
+until it gets a 2xx) is handled once, and an edit (a new update) is not mistaken for a repeat.
+Only private chats with people are handled; other updates are acknowledged and ignored.
+
+Outbound: `render` turns a `Prompt` into Bot API calls (plain dicts, so it is pure and easy to
+test) and `send` makes them with aiogram's async client, mapping Telegram's errors onto
+`RateLimited`, `Unreachable` and `SendError`.
+
+Policy on edits: an `edited_message` is recorded (`Inbound.edited`), flows do not re-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Coroutine, Iterable, Mapping
+from typing import Any, ClassVar, Literal
+
+import phonenumbers
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import SendAudio, SendDocument, SendMessage, SendPhoto, SendVideo
+from aiogram.methods.base import TelegramMethod
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from aiogram.utils.token import TokenValidationError, validate_token
+from aiohttp import ClientError, web
+from pydantic import ValidationError
+
+from adapters.base import (
+    Address,
+    Inbound,
+    Limits,
+    Location,
+    Media,
+    Prompt,
+    Rendered,
+    Sent,
+    Sink,
+    choices_as_text,
+    split_text,
+)
+from adapters.errors import BadRequest, RateLimited, SendError, Unreachable
+
+__all__ = ["PATH", "TelegramAdapter", "inbound_from_update", "normalise_phone", "render_prompt"]
+
+log = logging.getLogger("baton.telegram")
+
+PATH = "/webhooks/telegram"
+"""Where Telegram POSTs updates."""
+
+_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+_MAX_TEXT = 4096
+_MAX_CAPTION = 1024
+_MAX_CALLBACK_DATA = 64  # bytes
+_POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits
+_FILE_PREFIX = "tg-file:"
+_METHODS: dict[str, type[TelegramMethod[Message]]] = {
+    "sendMessage": SendMessage,
+    "sendPhoto": SendPhoto,
+    "sendDocument": SendDocument,
+    "sendVideo": SendVideo,
+    "sendAudio": SendAudio,
+}
+_MEDIA_METHODS = {
+    "image": ("sendPhoto", "photo"),
+    "video": ("sendVideo", "video"),
+    "audio": ("sendAudio", "audio"),
+}
+
+
+class TelegramAdapter:
+    """The "telegram" channel.
+
+    Args:
+        token: The bot token from @BotFather (BATON_TELEGRAM_TOKEN).
+        secret: The webhook secret token (BATON_TELEGRAM_SECRET), 1-256 of `A-Z a-z 0-9 _ -`.
+            Required in webhook mode: without it anyone could post updates.
+        api_base: Another Bot API server, e.g. an emulator at "http://127.0.0.1:8081".
+        mode: "webhook" (Telegram POSTs to `/webhooks/telegram`) or "polling" (getUpdates).
+        public_url: The https URL Telegram reaches this server at; when set in webhook mode,
+            `start` registers the webhook there.
+
+    Raises:
+        ValueError: The token is malformed, or webhook mode has no (valid) secret.
+
+    Example:
+        >>> adapter = TelegramAdapter("123456:ABC", secret="s3cret",
+        ...                           public_url="https://bot.example.com")
+    """
+
+    channel: ClassVar[str] = "telegram"
+    limits: ClassVar[Limits] = Limits(max_text=_MAX_TEXT, max_choices=10, buttons=True)
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        secret: str | None,
+        api_base: str | None = None,
+        mode: Literal["webhook", "polling"] = "webhook",
+        public_url: str | None = None,
+    ) -> None:
+        try:
+            validate_token(token)
+        except TokenValidationError:
+            raise ValueError(
+                "BATON_TELEGRAM_TOKEN is not a bot token: expect "
+                "'<digits>:<text>' as @BotFather gives it"
+            ) from None
+        if mode not in ("webhook", "polling"):
+            raise ValueError(f"Telegram mode must be 'webhook' or 'polling', not {mode!r}")
+        if mode == "webhook" and not secret:
+            raise ValueError(
+                "Telegram webhook mode needs a secret: set BATON_TELEGRAM_SECRET "
+                "(1-256 characters of A-Z a-z 0-9 _ -), or use polling mode"
+            )
+        if secret is not None and not _SECRET_RE.fullmatch(secret):
+            raise ValueError(
+                "BATON_TELEGRAM_SECRET must be 1-256 characters of "
+                "A-Z a-z 0-9 _ - (Telegram's rule for secret_token)"
+            )
+        self._token = token
+        self._secret = secret
+        self._api_base = api_base.rstrip("/") if api_base else None
+        self.mode = mode
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._bot: Bot | None = None
+        self._sink: Sink | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _client(self) -> Bot:
+        # Made on first use, inside the running loop that will own its connections.
+        if self._bot is None:
+            session = (
+                AiohttpSession(api=TelegramAPIServer.from_base(self._api_base))
+                if self._api_base
+                else AiohttpSession()
+            )
+            self._bot = Bot(self._token, session=session)
+        return self._bot
+
+    async def start(self) -> None:
+        """Check the token with getMe; register the webhook or start long polling.
+
+        Raises:
+            RuntimeError: Telegram refused the token or could not be reached.
+        """
+        bot = self._client()
+        where = self._api_base or "api.telegram.org"
+        try:
+            me = await bot.get_me()
+            log.info(
+                "Telegram bot @%s (id %s) via %s, %s mode", me.username, me.id, where, self.mode
+            )
+            if self.mode == "polling":
+                await bot.delete_webhook(drop_pending_updates=False)
+            elif self.public_url:
+                url = self.public_url + PATH
+                await bot.set_webhook(
+                    url=url, secret_token=self._secret, allowed_updates=_ALLOWED_UPDATES
+                )
+                log.info("Telegram webhook set to %s", url)
+            else:
+                log.info(
+                    "Telegram webhook not registered (no public URL): Telegram must "
+                    "already POST to %s with the secret token",
+                    PATH,
+                )
+        except TelegramUnauthorizedError:
+            await self.aclose()
+            raise RuntimeError(
+                f"Telegram ({where}) rejected the bot token: check BATON_TELEGRAM_TOKEN"
+            ) from None
+        except (AiogramError, ClientError, TimeoutError) as exc:
+            await self.aclose()
+            raise RuntimeError(
+                f"cannot start the Telegram channel via {where}: {exc}. "
+                "Check BATON_TELEGRAM_TOKEN and BATON_TELEGRAM_API_BASE"
+            ) from exc
+        if self.mode == "polling":
+            self._poller = asyncio.get_running_loop().create_task(
+                self._poll(), name="baton-telegram-poll"
+            )
+
+    async def aclose(self) -> None:
+        """Stop polling, let callback answers finish, close the HTTP session."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._background:
+            _, pending = await asyncio.wait(set(self._background), timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._bot is not None:
+            await self._bot.session.close()
+            self._bot = None
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    def routes(self, sink: Sink) -> Iterable[web.RouteDef]:
+        """`POST /webhooks/telegram`; it also remembers `sink` for polling mode."""
+        self._sink = sink
+
+        async def webhook(request: web.Request) -> web.StreamResponse:
+            self._verify(request)
+            data = await _read_json(request)
+            try:
+                update = Update.model_validate(data, context={"bot": self._client()})
+            except ValidationError as exc:
+                if isinstance(data.get("update_id"), int):
+                    # A verified update this aiogram cannot read. Refusing it would make
+                    # Telegram redeliver it for a day and hold back the chat's later updates.
+                    log.error(
+                        "telegram webhook: update %s could not be read and is skipped "
+                        "(%d errors): %s",
+                        data["update_id"],
+                        exc.error_count(),
+                        exc.errors()[:3],
+                    )
+                    return web.json_response({})
+                log.warning(
+                    "telegram webhook: not a Telegram Update (%d errors): %s",
+                    exc.error_count(),
+                    exc.errors()[:3],
+                )
+                raise web.HTTPBadRequest(text="not a Telegram Update") from None
+            try:
+                await self._take(sink, update, data)
+            except BadRequest as exc:
+                log.warning("telegram webhook: update %s refused: %s", update.update_id, exc)
+                raise web.HTTPBadRequest(text=str(exc)) from None
+            return web.json_response({})
+
+        return [web.post(PATH, webhook)]
+
+    def _verify(self, request: web.Request) -> None:
+        given = request.headers.get(_SECRET_HEADER)
+        if (
+            self._secret is None
+            or given is None
+            or not secrets.compare_digest(given.encode(), self._secret.encode())
+        ):
+            log.warning(
+                "telegram webhook: %s secret token from %s; rejected",
+                "missing" if given is None else "wrong",
+                request.remote,
+            )
+            raise web.HTTPUnauthorized(text="Unauthorized")
+
+    async def _take(self, sink: Sink, update: Update, raw: Mapping[str, Any]) -> None:
+        """Normalise one update and commit it; returns after the commit."""
+        message = inbound_from_update(update, raw)
+        if message is not None:
+            new = (await sink.receive([message]))[0]
+            if not new:
+                log.debug("telegram update %s is a repeat; already stored", update.update_id)
+        if update.callback_query is not None:
+            # After the commit, in the background: a slow answer must not delay the ack.
+            self._spawn(self._answer_callback(update.callback_query.id))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer_callback(self, callback_id: str) -> None:
+        try:
+            await self._client().answer_callback_query(callback_id)
+        except Exception as exc:
+            log.warning("answerCallbackQuery %s failed (ignored): %s", callback_id, exc)
+
+    async def _poll(self) -> None:
+        """Long-poll getUpdates; an update is confirmed (offset) only once committed."""
+        sink = self._sink
+        if sink is None:
+            log.error("telegram polling: routes(sink) was never called; nothing to deliver to")
+            return
+        bot = self._client()
+        offset: int | None = None
+        failures = 0
+        while True:
+            delay = 0.0
+            try:
+                updates = await bot.get_updates(
+                    offset=offset,
+                    timeout=_POLL_TIMEOUT,
+                    allowed_updates=_ALLOWED_UPDATES,
+                    request_timeout=_POLL_TIMEOUT + 10,
+                )
+            except TelegramRetryAfter as exc:
+                delay = float(exc.retry_after)
+            except Exception as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("telegram getUpdates failed (%s); again in %.1fs", exc, delay)
+            else:
+                failures = 0
+                for update in updates:
+                    raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    try:
+                        await self._take(sink, update, raw)
+                    except BadRequest as exc:
+                        log.warning(
+                            "telegram update %s refused (skipped): %s", update.update_id, exc
+                        )
+                    except Exception:
+                        log.exception(
+                            "telegram update %s not committed; fetched again", update.update_id
+                        )
+                        delay = 1.0
+                        break
+                    offset = update.update_id + 1
+            if delay:
+                await asyncio.sleep(delay)
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    def render(self, prompt: Prompt) -> Rendered:
+        """Bot API calls for `prompt`. Pure; see `render_prompt`."""
+        return render_prompt(prompt, max_choices=self.limits.max_choices)
+
+    async def send(self, to: Address, rendered: Rendered) -> Sent:
+        """Make the rendered calls in order to `to.route` (or `to.identity`).
+
+        Raises:
+            RateLimited: Telegram answered 429 with retry_after.
+            Unreachable: The user blocked the bot (code "blocked") or the chat is gone.
+            SendError: Anything else; `retryable` for 5xx and network errors.
+        """
+        chat = to.route or to.identity
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        bot = self._client()
+        ids: list[str] = []
+        for part in rendered.parts:
+            method = _method(chat_id, part)
+            try:
+                result = await bot(method)
+            except TelegramAPIError as exc:
+                raise _send_error(exc) from exc
+            except ClientDecodeError as exc:
+                raise SendError(
+                    f"Telegram answered something that is not JSON: {exc.message}",
+                    retryable=True,
+                    code="decode",
+                ) from exc
+            except (ClientError, TimeoutError) as exc:
+                raise SendError(
+                    f"network error talking to Telegram: {exc!r}", retryable=True, code="network"
+                ) from exc
+            ids.append(str(result.message_id))
+        return Sent(tuple(ids))
+
+
+# --- parsing (pure) ------------------------------------------------------------------------
+
+
+def inbound_from_update(update: Update, raw: Mapping[str, Any] | None = None) -> Inbound | None:
+    """Normalise an update; None for what Baton does not handle (groups, bots, channels, ...).
+
+    Args:
+        update: The parsed update.
+        raw: Its JSON, kept on the `Inbound` for audit; dumped from `update` when None.
+    """
+    if raw is None:
+        raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+    key = str(update.update_id)
+    if update.message is not None or update.edited_message is not None:
+        edited = update.message is None
+        message = update.edited_message if edited else update.message
+        assert message is not None
+        return _from_message(key, message, raw, edited=edited)
+    if update.callback_query is not None:
+        return _from_callback(key, update.callback_query, raw)
+    kind = next((k for k in raw if k != "update_id"), "unknown")
+    log.debug("telegram update %s (%s) ignored", key, kind)
+    return None
+
+
+def _from_message(
+    key: str, message: Message, raw: Mapping[str, Any], *, edited: bool
+) -> Inbound | None:
+    user = message.from_user
+    if user is None or user.is_bot or message.chat.type != "private":
+        log.debug(
+            "telegram update %s ignored: %s",
+            key,
+            "from a bot" if user is not None and user.is_bot else f"a {message.chat.type} chat",
+        )
+        return None
+    text = message.text if message.text is not None else message.caption
+    start_payload = None
+    if message.text is not None and text and text.strip():
+        head, *rest = text.split(maxsplit=1)
+        if head.split("@", 1)[0] == "/start":  # "/start@my_bot" in a deep link, too
+            text, start_payload = "/start", (rest[0].strip() if rest else None)
+    media: list[Media] = []
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        media.append(Media("image", _FILE_PREFIX + largest.file_id, "image/jpeg"))
+    if message.document is not None:
+        doc = message.document
+        media.append(Media("document", _FILE_PREFIX + doc.file_id, doc.mime_type, doc.file_name))
+    if message.video is not None:
+        media.append(
+            Media(
+                "video",
+                _FILE_PREFIX + message.video.file_id,
+                message.video.mime_type,
+                message.video.file_name,
+            )
+        )
+    for sound in (message.audio, message.voice):
+        if sound is not None:
+            media.append(Media("audio", _FILE_PREFIX + sound.file_id, sound.mime_type))
+    phone, own = None, False
+    if message.contact is not None:
+        phone = normalise_phone(message.contact.phone_number)
+        # Only the request_contact button proves the number is the sender's own.
+        own = message.contact.user_id is not None and message.contact.user_id == user.id
+    location = (
+        Location(message.location.latitude, message.location.longitude)
+        if message.location is not None
+        else None
+    )
+    if text is None and not media and phone is None and location is None:
+        log.debug("telegram update %s ignored: no text, media, contact or location", key)
+        return None
+    return Inbound(
+        channel="telegram",
+        message_id=key,
+        identity=str(user.id),
+        text=text,
+        media=tuple(media),
+        contact_phone=phone,
+        contact_is_own=own,
+        location=location,
+        route=str(message.chat.id),
+        display_name=_name(user.first_name, user.last_name),
+        start_payload=start_payload,
+        edited=edited,
+        raw=dict(raw),
+    )
+
+
+def _from_callback(key: str, query: CallbackQuery, raw: Mapping[str, Any]) -> Inbound | None:
+    user = query.from_user
+    chat = query.message.chat if query.message is not None else None
+    if user.is_bot or query.data is None or (chat is not None and chat.type != "private"):
+        log.debug("telegram callback %s ignored", key)
+        return None
+    return Inbound(
+        channel="telegram",
+        message_id=key,
+        identity=str(user.id),
+        choice=query.data,
+        route=str(chat.id) if chat is not None else None,
+        display_name=_name(user.first_name, user.last_name),
+        raw=dict(raw),
+    )
+
+
+def _name(first: str | None, last: str | None) -> str | None:
+    return " ".join(part for part in (first, last) if part) or None
+
+
+def normalise_phone(number: str) -> str:
+    """E.164 of a Telegram contact number ("15551234567" or "+1 555 123 4567" -> "+15551234567").
+
+    Telegram clients send the number with or without a leading "+", always in international
+    form; a number that cannot be parsed is returned stripped, unchanged otherwise.
+    """
+    cleaned = number.strip()
+    candidate = cleaned if cleaned.startswith("+") else "+" + cleaned
+    try:
+        parsed = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return cleaned
+    if not phonenumbers.is_possible_number(parsed):
+        return cleaned
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- rendering (pure) ----------------------------------------------------------------------
+
+
+def render_prompt(prompt: Prompt, *, max_choices: int = 10) -> Rendered:
+    """The Bot API calls that show `prompt`, each `{"method": ..., "params": {...}}`.
+
+    - Text longer than 4096 characters is split into several messages.
+    - Choices become an inline keyboard, one button per row, `callback_data` = the value;
+      when there are more than `max_choices`, or a value exceeds Telegram's 64-byte
+      callback_data, they are listed as numbered text instead (a typed "2" selects one).
+    - `meta["request_contact"]` adds a one-time reply keyboard whose first button shares the
+      customer's phone number (label from `meta["contact_label"]`); choices then become
+      further buttons of that keyboard, which send their label as text.
+    - Media: an image is a sendPhoto, a video sendVideo, audio sendAudio, anything else
+      sendDocument; a text of at most 1024 characters becomes the first one's caption.
+    - The keyboard goes on the last call. `chat_id` is added by `send`.
+
+    Example:
+        >>> render_prompt(Prompt("Pick one", choices=(Choice("a", "A"),))).parts[0]["method"]
+        'sendMessage'
+    """
+    text = prompt.text
+    choices = prompt.choices
+    markup: dict[str, Any] | None = None
+    if prompt.meta.get("request_contact"):
+        label = str(prompt.meta.get("contact_label") or "Share my phone number")
+        rows: list[list[dict[str, Any]]] = [[{"text": label, "request_contact": True}]]
+        rows += [[{"text": c.label}] for c in choices]
+        markup = {"keyboard": rows, "resize_keyboard": True, "one_time_keyboard": True}
+    elif choices:
+        fits = len(choices) <= max_choices and all(
+            len(c.value.encode()) <= _MAX_CALLBACK_DATA for c in choices
+        )
+        if fits:
+            markup = {
+                "inline_keyboard": [[{"text": c.label, "callback_data": c.value}] for c in choices]
+            }
+        else:
+            listed = choices_as_text(choices)
+            text = f"{text}\n\n{listed}" if text.strip() else listed
+    elif prompt.meta.get("remove_keyboard"):
+        markup = {"remove_keyboard": True}
+
+    parts: list[dict[str, Any]] = []
+    caption = text if prompt.media and text.strip() and len(text) <= _MAX_CAPTION else None
+    for index, item in enumerate(prompt.media):
+        method, field = _MEDIA_METHODS.get(item.kind, ("sendDocument", "document"))
+        params: dict[str, Any] = {field: item.url.removeprefix(_FILE_PREFIX)}
+        if index == 0 and caption is not None:
+            params["caption"] = caption
+        parts.append({"method": method, "params": params})
+    if caption is None and text.strip():
+        parts += [
+            {"method": "sendMessage", "params": {"text": chunk}}
+            for chunk in split_text(text, _MAX_TEXT)
+        ]
+    if markup is not None:
+        if not parts:  # a keyboard needs a message to hang on
+            parts.append({"method": "sendMessage", "params": {"text": "\u2026"}})
+        parts[-1]["params"]["reply_markup"] = markup
+    return Rendered(tuple(parts))
+
+
+def _method(chat_id: int | str, part: Mapping[str, Any]) -> TelegramMethod[Message]:
+    name = part.get("method")
+    cls = _METHODS.get(str(name))
+    if cls is None:
+        raise SendError(f"cannot send a Telegram {name!r} call", retryable=False, code="render")
+    params = dict(part.get("params", {}))
+    markup = params.get("reply_markup")
+    if isinstance(markup, Mapping):
+        params["reply_markup"] = (
+            InlineKeyboardMarkup.model_validate(markup)
+            if "inline_keyboard" in markup
+            else ReplyKeyboardMarkup.model_validate(markup)
+            if "keyboard" in markup
+            else ReplyKeyboardRemove.model_validate(markup)
+        )
+    try:
+        return cls(chat_id=chat_id, **params)
+    except ValidationError as exc:
+        raise SendError(
+            f"bad {name} parameters: {json.dumps(params, default=str)[:200]}: "
+            f"{exc.error_count()} errors",
+            retryable=False,
+            code="render",
+        ) from exc
+
+
+def _send_error(exc: TelegramAPIError) -> SendError:
+    """Telegram's answer to a failed call, as the outbox understands it."""
+    text = exc.message
+    if isinstance(exc, TelegramRetryAfter):
+        return RateLimited(f"Telegram rate limit: {text}", retry_after=float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        return Unreachable(f"Telegram: {text}", code="blocked")
+    if isinstance(exc, TelegramBadRequest):
+        if "chat not found" in text.lower():
+            return Unreachable(f"Telegram: {text}", code="chat_not_found")
+        return SendError(f"Telegram refused the message: {text}", retryable=False, code="400")
+    if isinstance(exc, TelegramEntityTooLarge):
+        return SendError(f"Telegram: file too large: {text}", retryable=False, code="413")
+    if isinstance(exc, TelegramServerError | TelegramNetworkError):
+        return SendError(f"Telegram unavailable: {text}", retryable=True, code="5xx")
+    if isinstance(exc, TelegramUnauthorizedError):
+        return SendError(
+            "Telegram rejected the bot token: check BATON_TELEGRAM_TOKEN",
+            retryable=False,
+            code="401",
+        )
+    return SendError(f"Telegram error: {type(exc).__name__}: {text}", retryable=False)
+
+
+async def _read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        log.warning("telegram webhook: content type %r refused", request.content_type)
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        log.warning("telegram webhook: body over %d bytes refused", request.client_max_size)
+        raise
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        log.warning("telegram webhook: body is not JSON (%d bytes)", len(body))
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+    if not isinstance(data, dict):
+        log.warning("telegram webhook: body is JSON but not an object")
+        raise web.HTTPBadRequest(text="send a JSON object") from None
+    return data
