@@ -33,12 +33,11 @@ async def _read_line(prompt: str) -> str | None:
 
 
 async def _settle(engine: Engine, timeout: float = 30.0) -> None:
-    # Wait for the turn to be committed and its replies sent.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    await asyncio.sleep(0)
-    while (engine.lanes.busy or engine.outbox.pending) and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
+    # Wait for the turn to be committed and its replies sent (or a retry to be scheduled).
+    try:
+        await asyncio.wait_for(engine.idle(), timeout)
+    except TimeoutError:
+        print("(the bot is still working; its replies will follow)")
 
 
 async def run_shell(settings: Settings, app: App, *, user: str | None = None) -> int:

@@ -54,6 +54,9 @@ class Engine:
         self.max_failures = max_failures
         self._failures: dict[int, int] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self.lanes.on_change = self.outbox.on_change = self._activity
 
     async def start(self) -> None:
         """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""
@@ -70,6 +73,21 @@ class Engine:
                 await self._sweeper
         await self.lanes.close()
         await self.outbox.close()
+
+    def _activity(self) -> None:
+        if self.lanes.busy or self.outbox.pending:
+            self._quiet.clear()
+        else:
+            self._quiet.set()
+
+    @property
+    def busy(self) -> bool:
+        """True while any turn runs or any reply waits to be sent in this process."""
+        return not self._quiet.is_set()
+
+    async def idle(self) -> None:
+        """Wait until no turn runs and no reply waits here (tests, `baton shell`)."""
+        await self._quiet.wait()
 
     async def receive(self, messages: Sequence[Inbound]) -> list[bool]:
         """Commit `messages` to the inbox (deduplicated), then queue them. See `Sink`."""

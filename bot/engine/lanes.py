@@ -40,6 +40,8 @@ class Lanes:
         self._done: dict[int, None] = {}  # recently handled inbox ids (bounded)
         self._slots = asyncio.Semaphore(concurrency)
         self._closing = False
+        self.on_change: Callable[[], None] = lambda: None
+        """Called when lanes start or stop (the engine tracks when it is idle)."""
 
     def push(self, row: Accepted) -> None:
         """Queue an inbox row on its customer's lane."""
@@ -54,6 +56,7 @@ class Lanes:
             self._tasks[row.customer_id] = asyncio.get_running_loop().create_task(
                 self._run(row.customer_id), name=f"baton-lane-{row.customer_id}"
             )
+            self.on_change()
 
     @property
     def busy(self) -> int:
@@ -92,6 +95,7 @@ class Lanes:
                 self._tasks[customer_id] = asyncio.get_running_loop().create_task(
                     self._run(customer_id), name=f"baton-lane-{customer_id}"
                 )
+            self.on_change()
 
     async def _drain(self, customer_id: int) -> None:
         queue = self._queues[customer_id]

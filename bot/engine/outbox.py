@@ -50,6 +50,8 @@ class Outbox:
         self._inflight: set[int] = set()
         self.on_identity: Callable[[int, dict[str, bool]], None] | None = None
         """Told when a send proves an identity unreachable or opted out."""
+        self.on_change: Callable[[], None] = lambda: None
+        """Called when sending starts or stops (the engine tracks when it is idle)."""
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
@@ -66,6 +68,7 @@ class Outbox:
                 self._tasks[row.customer_id] = loop.create_task(
                     self._chain(row.customer_id), name=f"baton-send-{row.customer_id}"
                 )
+        self.on_change()
 
     @property
     def pending(self) -> int:
@@ -84,6 +87,7 @@ class Outbox:
             self._tasks.pop(customer_id, None)
             if not queue:
                 self._queues.pop(customer_id, None)
+            self.on_change()
 
     async def _deliver(self, row: OutboxRow) -> None:
         attempts = row.attempts

@@ -190,8 +190,4 @@ async def _settled(baton: object) -> None:
     from tests.support.baton import Running
 
     assert isinstance(baton, Running)
-    for _ in range(500):
-        if not baton.engine.lanes.busy and not baton.engine.outbox.pending:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the engine did not settle")
+    await asyncio.wait_for(baton.engine.idle(), 10)

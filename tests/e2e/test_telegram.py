@@ -103,12 +103,8 @@ async def post_large(url: str, body: bytes) -> int:
 
 
 async def settled(baton: Running) -> None:
-    """Wait until no turn is running and no reply is being sent (checked, not slept on)."""
-    for _ in range(1000):
-        if not baton.engine.lanes.busy and not baton.engine.outbox.pending:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the engine did not settle within 10 s")
+    """Wait until no turn is running and no reply is being sent."""
+    await asyncio.wait_for(baton.engine.idle(), 10)
 
 
 # --- the conversation ----------------------------------------------------------------------
