@@ -67,7 +67,7 @@ from adapters.base import (
     choices_as_text,
     split_text,
 )
-from adapters.errors import BadRequest, RateLimited, SendError, Unreachable
+from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
 
 __all__ = ["PATH", "TelegramAdapter", "inbound_from_update", "normalise_phone", "render_prompt"]
 
@@ -201,12 +201,12 @@ class TelegramAdapter:
                 )
         except TelegramUnauthorizedError:
             await self.aclose()
-            raise RuntimeError(
+            raise AdapterError(
                 f"Telegram ({where}) rejected the bot token: check BATON_TELEGRAM_TOKEN"
             ) from None
         except (AiogramError, ClientError, TimeoutError) as exc:
             await self.aclose()
-            raise RuntimeError(
+            raise AdapterError(
                 f"cannot start the Telegram channel via {where}: {exc}. "
                 "Check BATON_TELEGRAM_TOKEN and BATON_TELEGRAM_API_BASE"
             ) from exc

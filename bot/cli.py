@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    from adapters.errors import AdapterError
     from storage import StoreError
 
     try:
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "host", None),
             getattr(args, "port", None),
         )
-    except (StoreError, SettingsError) as exc:
+    except (StoreError, SettingsError, AdapterError) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

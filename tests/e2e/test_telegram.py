@@ -20,7 +20,7 @@ from aiohttp import ClientSession
 from adapters.base import Address, Rendered
 from adapters.emulators import TelegramEmulator, update_payload, user_payload
 from adapters.emulators._recorder import WebhookResult, post_webhook
-from adapters.errors import RateLimited, SendError, Unreachable
+from adapters.errors import AdapterError, RateLimited, SendError, Unreachable
 from adapters.telegram import PATH, TelegramAdapter
 from bot.demo import app
 from dialogs.prompts import Media, Prompt
@@ -443,7 +443,7 @@ async def test_a_rejected_token_fails_start_clearly() -> None:
     emu = TelegramEmulator("999:the-real-token")
     async with emu.run() as api:
         adapter = TelegramAdapter(TOKEN, secret=SECRET, api_base=api)
-        with pytest.raises(RuntimeError, match="rejected the bot token"):
+        with pytest.raises(AdapterError, match="rejected the bot token"):
             await adapter.start()
         await adapter.aclose()
 
@@ -453,7 +453,7 @@ async def test_an_unreachable_api_fails_start_clearly() -> None:
     runner, api = await emu.serve()
     await runner.cleanup()
     adapter = TelegramAdapter(TOKEN, secret=SECRET, api_base=api)
-    with pytest.raises(RuntimeError, match="cannot start the Telegram channel"):
+    with pytest.raises(AdapterError, match="cannot start the Telegram channel"):
         await adapter.start()
     await adapter.aclose()
 
