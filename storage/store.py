@@ -763,16 +763,17 @@ async def open_store(
 
     Args:
         url: `sqlite+aiosqlite:///./baton.db` or `postgresql+asyncpg://user@host/db`.
-        owner: this process's name in leases; defaults to host and pid.
+        owner: this store's name in leases; defaults to host, pid and a random part.
         engine: True for the process that handles messages; on SQLite it then takes an
             exclusive lock on the file, so two engines never share one SQLite database.
         search_path: a PostgreSQL schema to use instead of the default.
     """
     import socket
+    import uuid
 
     store = Store(
         open_runner(url, search_path=search_path),
-        owner=owner or f"{socket.gethostname()}:{os.getpid()}",
+        owner=owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
     )
     if engine:
         try:

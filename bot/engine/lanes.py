@@ -65,21 +65,10 @@ class Lanes:
 
     async def _run(self, customer_id: int) -> None:
         try:
-            while True:
-                if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
-                    # Another process holds this customer; it picks our rows up.
-                    self._drop(customer_id)
-                    return
-                if not self._store.exclusive:
-                    await self._merge_committed(customer_id)
+            if self._store.exclusive:
                 await self._drain(customer_id)
-                if self._store.exclusive:
-                    return
-                await self._store.release_lease(customer_id)
-                # A row committed by another process while we released must not wait.
-                if not await self._store.pending_inbox(customer_id=customer_id, limit=1):
-                    return
-                await self._merge_committed(customer_id)
+            else:
+                await self._run_shared(customer_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -98,29 +87,57 @@ class Lanes:
             self.on_change()
 
     async def _drain(self, customer_id: int) -> None:
+        # One engine process: the in-memory queue is complete and in commit order.
         queue = self._queues[customer_id]
-        while queue:
+        while queue and not self._closing:
             row = queue[0]
-            async with self._slots:
-                await self._handle(row)
+            await self._handle_one(row)
             queue.popleft()
-            self._queued.discard(row.inbox_id)
-            self._done[row.inbox_id] = None
-            if len(self._done) > 100_000:
-                for key in list(self._done)[:50_000]:
-                    del self._done[key]
 
-    async def _merge_committed(self, customer_id: int) -> None:
-        rows = await self._store.pending_inbox(customer_id=customer_id)
-        queue = self._queues.setdefault(customer_id, deque())
-        known = {r.inbox_id for r in queue}
-        fresh = [r for r in rows if r.inbox_id not in known and r.inbox_id not in self._done]
-        if fresh:
-            for r in fresh:
-                self._queued.add(r.inbox_id)
-            merged = sorted([*queue, *fresh], key=lambda r: r.inbox_id)
-            queue.clear()
-            queue.extend(merged)
+    async def _run_shared(self, customer_id: int) -> None:
+        # Several processes: rows of this customer may be committed by any of them, so the
+        # lane reads the customer's pending rows from the database, in id order, under a lease.
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
+                self._drop(customer_id)  # the holder picks our rows up
+                return
+            renew_at = loop.time() + _LEASE_SECONDS / 3
+            while not self._closing:
+                self._forget_queued(customer_id)
+                rows = [
+                    r
+                    for r in await self._store.pending_inbox(customer_id=customer_id, limit=100)
+                    if r.inbox_id not in self._done
+                ]
+                if not rows:
+                    break
+                for row in rows:
+                    if loop.time() > renew_at:
+                        if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
+                            log.warning("lost the lease of customer %s", customer_id)
+                            return
+                        renew_at = loop.time() + _LEASE_SECONDS / 3
+                    await self._handle_one(row)
+            await self._store.release_lease(customer_id)
+            # A row committed by another process while we held the lease must not wait.
+            pending = await self._store.pending_inbox(customer_id=customer_id, limit=1)
+            if not [r for r in pending if r.inbox_id not in self._done]:
+                return
+
+    async def _handle_one(self, row: Accepted) -> None:
+        async with self._slots:
+            await self._handle(row)
+        self._queued.discard(row.inbox_id)
+        self._done[row.inbox_id] = None
+        if len(self._done) > 100_000:
+            for key in list(self._done)[:50_000]:
+                del self._done[key]
+
+    def _forget_queued(self, customer_id: int) -> None:
+        queue = self._queues.get(customer_id)
+        while queue:
+            self._queued.discard(queue.popleft().inbox_id)
 
     def _drop(self, customer_id: int) -> None:
         queue = self._queues.pop(customer_id, deque())
