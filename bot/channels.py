@@ -6,7 +6,15 @@ from __future__ import annotations
 from adapters.base import Adapter
 from bot.settings import Settings, SettingsError
 
-__all__ = ["channel_adapters"]
+__all__ = ["channel_adapters", "sandbox_wanted"]
+
+
+def sandbox_wanted(settings: Settings) -> bool:
+    """Whether `baton run` serves the sandbox at /sandbox: BATON_SANDBOX when it is set,
+    otherwise when no platform credentials are set."""
+    if settings.sandbox is not None:
+        return settings.sandbox
+    return not settings.channels_configured
 
 
 async def channel_adapters(settings: Settings) -> list[Adapter]:

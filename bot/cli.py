@@ -88,19 +88,28 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
     from aiohttp import web
 
     from bot.app import create_app, load_app
-    from bot.channels import channel_adapters
+    from bot.channels import channel_adapters, sandbox_wanted
 
     app_def = load_app(target)
-
-    async def build() -> web.Application:
-        return await create_app(settings, app_def, adapters=await channel_adapters(settings))
-
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
+    sandbox = sandbox_wanted(settings)
+
+    async def build() -> web.Application:
+        if sandbox:
+            from bot.sandbox import build_app, local_url
+
+            return await build_app(settings, app_def, base_url=local_url(bind_host, bind_port))
+        return await create_app(settings, app_def, adapters=await channel_adapters(settings))
+
     print(
         f"Baton is running: open http://{bind_host}:{bind_port}/chat to talk to the bot",
         flush=True,
     )
+    if sandbox:
+        from bot.sandbox import banner
+
+        print(banner(settings, f"http://{bind_host}:{bind_port}"), flush=True)
     web.run_app(
         build(), host=bind_host, port=bind_port, print=None, access_log=None, handle_signals=True
     )
