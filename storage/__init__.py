@@ -9,6 +9,7 @@ from __future__ import annotations
 from storage.errors import AlreadyHandled, ConfigError, SchemaBehind, StoreError, StoreLocked
 from storage.records import (
     Accepted,
+    Claim,
     CustomerState,
     JournalRow,
     MessageRow,
@@ -22,6 +23,7 @@ from storage.store import Store, open_store
 __all__ = [
     "Accepted",
     "AlreadyHandled",
+    "Claim",
     "ConfigError",
     "CustomerState",
     "JournalRow",

@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "Accepted",
+    "Claim",
     "CustomerState",
     "JournalRow",
     "MessageRow",
@@ -135,3 +136,11 @@ class MessageRow:
     payload: Mapping[str, Any] | None
     delivery_status: str | None
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A customer's line, taken: their unhandled rows in order and their current state."""
+
+    rows: list[Accepted]
+    state: CustomerState

@@ -17,6 +17,7 @@ from storage._runner import Runner, open_runner
 from storage.errors import AlreadyHandled, StoreLocked
 from storage.records import (
     Accepted,
+    Claim,
     CustomerState,
     JournalRow,
     MessageRow,
@@ -254,37 +255,63 @@ class Store:
 
     async def load_state(self, customer_id: int) -> CustomerState:
         """The customer's conversation, memory and active flow run with its journal."""
+        return await self._runner.run(lambda conn: _read_state(conn, customer_id))
 
-        def read(conn: Connection) -> CustomerState:
-            c = conn.execute(
-                select(
-                    _customers.c.memory, _customers.c.conversation_id, _customers.c.active_run_id
-                ).where(_customers.c.id == customer_id)
-            ).one()
-            status = conn.execute(
-                select(_conversations.c.status).where(_conversations.c.id == c[1])
-            ).scalar_one()
-            state = CustomerState(customer_id, int(c[1]), str(status), dict(c[0] or {}), c[2])
-            if state.active_run_id:
-                state.active_flow = conn.execute(
-                    select(_runs.c.flow).where(_runs.c.id == state.active_run_id)
-                ).scalar_one_or_none()
-                state.journal = [
-                    JournalRow(int(r[0]), str(r[1]), str(r[2]), r[3])
-                    for r in conn.execute(
-                        select(_journal.c.seq, _journal.c.kind, _journal.c.key, _journal.c.value)
-                        .where(_journal.c.run_id == state.active_run_id)
-                        .order_by(_journal.c.seq)
-                    )
-                ]
-            return state
-
-        return await self._runner.run(read)
+    async def claim(self, customer_id: int, seconds: float, *, limit: int = 100) -> Claim | None:
+        """Take the customer's lease and read their pending rows and state, in one batched
+        transaction; None when another process holds the lease."""
+        claim: Claim | None = await self._batch.submit(
+            _claim_many, (customer_id, self.owner, seconds, limit)
+        )
+        return claim
 
     async def commit_turn(self, turn: TurnWrite) -> list[OutboxRow]:
         """Commit a turn's effects in one transaction; returns the replies to send."""
         rows: list[OutboxRow] = await self._batch.submit(self._turn_many, turn)
         return rows
+
+    async def release_all(self) -> None:
+        """Give back every lease and unsent-reply claim of this store (a graceful stop), so
+        another process takes over at once instead of after the claims expire."""
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                update(_customers)
+                .where(_customers.c.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+            conn.execute(
+                update(_outbox)
+                .where(_outbox.c.claimed_by == self.owner, _outbox.c.status == "pending")
+                .values(claimed_by=None, claim_until=None)
+            )
+
+        await self._runner.run(write)
+
+    async def release_if_idle(self, customer_id: int) -> bool:
+        """Give the customer's lease back unless an unhandled row of theirs is left (checked
+        in the same transaction, so a row committed meanwhile is never stranded)."""
+        released: bool = await self._batch.submit(self._release_many, customer_id)
+        return released
+
+    def _release_many(self, conn: Connection, customer_ids: Sequence[int]) -> list[bool]:
+        out: list[bool] = []
+        for customer_id in customer_ids:
+            left = conn.execute(
+                select(_inbox.c.id)
+                .where(_inbox.c.customer_id == customer_id, _inbox.c.processed_at.is_(None))
+                .limit(1)
+            ).first()
+            if left is not None:
+                out.append(False)
+                continue
+            conn.execute(
+                update(_customers)
+                .where(_customers.c.id == customer_id, _customers.c.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+            out.append(True)
+        return out
 
     def _turn_many(self, conn: Connection, turns: Sequence[TurnWrite]) -> list[list[OutboxRow]]:
         now = time.time()
@@ -648,6 +675,56 @@ class Store:
                 lambda c: c.execute(select(func.count()).select_from(t)).scalar_one()
             )
         )
+
+
+def _read_state(conn: Connection, customer_id: int) -> CustomerState:
+    c = conn.execute(
+        select(
+            _customers.c.memory, _customers.c.conversation_id, _customers.c.active_run_id
+        ).where(_customers.c.id == customer_id)
+    ).one()
+    status = conn.execute(
+        select(_conversations.c.status).where(_conversations.c.id == c[1])
+    ).scalar_one()
+    state = CustomerState(customer_id, int(c[1]), str(status), dict(c[0] or {}), c[2])
+    if state.active_run_id:
+        state.active_flow = conn.execute(
+            select(_runs.c.flow).where(_runs.c.id == state.active_run_id)
+        ).scalar_one_or_none()
+        state.journal = [
+            JournalRow(int(r[0]), str(r[1]), str(r[2]), r[3])
+            for r in conn.execute(
+                select(_journal.c.seq, _journal.c.kind, _journal.c.key, _journal.c.value)
+                .where(_journal.c.run_id == state.active_run_id)
+                .order_by(_journal.c.seq)
+            )
+        ]
+    return state
+
+
+def _read_pending(conn: Connection, customer_id: int, limit: int) -> list[Accepted]:
+    q = (
+        select(_inbox.c.id, _inbox.c.customer_id, _inbox.c.identity_id, _inbox.c.payload)
+        .where(_inbox.c.processed_at.is_(None), _inbox.c.customer_id == customer_id)
+        .order_by(_inbox.c.id)
+        .limit(limit)
+    )
+    return [Accepted(int(r[0]), int(r[1]), int(r[2]), r[3]) for r in conn.execute(q)]
+
+
+def _claim_many(
+    conn: Connection, items: Sequence[tuple[int, str, float, int]]
+) -> list[Claim | None]:
+    got = _lease_many(
+        conn, [(customer_id, owner, seconds) for customer_id, owner, seconds, _ in items]
+    )
+    out: list[Claim | None] = []
+    for (customer_id, _, _, limit), acquired in zip(items, got, strict=True):
+        if not acquired:
+            out.append(None)
+            continue
+        out.append(Claim(_read_pending(conn, customer_id, limit), _read_state(conn, customer_id)))
+    return out
 
 
 def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]) -> list[bool]:

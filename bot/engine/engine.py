@@ -57,6 +57,8 @@ class Engine:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.lanes.on_change = self.outbox.on_change = self._activity
+        self.lanes.on_claim = self.turns.prime
+        self.lanes.on_release = self.turns.forget
 
     async def start(self) -> None:
         """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""
@@ -73,6 +75,11 @@ class Engine:
                 await self._sweeper
         await self.lanes.close()
         await self.outbox.close()
+        if not self.store.exclusive:
+            try:
+                await self.store.release_all()
+            except Exception:
+                log.exception("could not hand back leases; they expire on their own")
 
     def _activity(self) -> None:
         if self.lanes.busy or self.outbox.pending:

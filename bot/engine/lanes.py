@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from storage import Accepted, Store
+from storage import Accepted, CustomerState, Store
 
 log = logging.getLogger("baton.engine")
 
@@ -42,6 +42,10 @@ class Lanes:
         self._closing = False
         self.on_change: Callable[[], None] = lambda: None
         """Called when lanes start or stop (the engine tracks when it is idle)."""
+        self.on_claim: Callable[[CustomerState], None] = lambda state: None
+        """Given the state read with a customer's lease (several processes)."""
+        self.on_release: Callable[[int], None] = lambda customer_id: None
+        """Told when a customer's lease is given back (their cached state may go stale)."""
 
     def push(self, row: Accepted) -> None:
         """Queue an inbox row on its customer's lane."""
@@ -96,33 +100,30 @@ class Lanes:
 
     async def _run_shared(self, customer_id: int) -> None:
         # Several processes: rows of this customer may be committed by any of them, so the
-        # lane reads the customer's pending rows from the database, in id order, under a lease.
+        # lane takes the customer's lease and reads their pending rows and state from the
+        # database in one batched transaction, handles them in id order, and gives the lease
+        # back only when no row is left (checked in the same transaction as the release).
         loop = asyncio.get_running_loop()
         while not self._closing:
-            if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
+            claim = await self._store.claim(customer_id, _LEASE_SECONDS)
+            if claim is None:
                 self._drop(customer_id)  # the holder picks our rows up
                 return
+            self.on_claim(claim.state)
+            self._forget_queued(customer_id)
             renew_at = loop.time() + _LEASE_SECONDS / 3
-            while not self._closing:
-                self._forget_queued(customer_id)
-                rows = [
-                    r
-                    for r in await self._store.pending_inbox(customer_id=customer_id, limit=100)
-                    if r.inbox_id not in self._done
-                ]
-                if not rows:
-                    break
-                for row in rows:
-                    if loop.time() > renew_at:
-                        if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
-                            log.warning("lost the lease of customer %s", customer_id)
-                            return
-                        renew_at = loop.time() + _LEASE_SECONDS / 3
-                    await self._handle_one(row)
-            await self._store.release_lease(customer_id)
-            # A row committed by another process while we held the lease must not wait.
-            pending = await self._store.pending_inbox(customer_id=customer_id, limit=1)
-            if not [r for r in pending if r.inbox_id not in self._done]:
+            for row in claim.rows:
+                if row.inbox_id in self._done:
+                    continue
+                if loop.time() > renew_at:
+                    if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
+                        log.warning("lost the lease of customer %s", customer_id)
+                        self.on_release(customer_id)
+                        return
+                    renew_at = loop.time() + _LEASE_SECONDS / 3
+                await self._handle_one(row)
+            if await self._store.release_if_idle(customer_id):
+                self.on_release(customer_id)
                 return
 
     async def _handle_one(self, row: Accepted) -> None:

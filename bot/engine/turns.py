@@ -51,9 +51,15 @@ class TurnHandler:
         """Drop cached state, e.g. when another process may have changed it."""
         self._states.pop(customer_id, None)
 
+    def prime(self, state: CustomerState) -> None:
+        """Cache state read when a lane took the customer's lease (several processes)."""
+        self._remember(state)
+
     async def _state(self, customer_id: int) -> CustomerState:
+        # With one engine process the cache is always right; with several, lanes prime it
+        # when they take a customer's lease and forget it when they give the lease back.
         state = self._states.get(customer_id)
-        if state is None or not self._store.exclusive:
+        if state is None:
             state = await self._store.load_state(customer_id)
         return state
 
