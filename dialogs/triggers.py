@@ -25,6 +25,12 @@ class Message:
 
     text: str | None
     choice: str | None = None
+    normalised: str = field(default="", compare=False)
+    """The text lower-cased, punctuation removed, spaces collapsed (computed once)."""
+
+    def __post_init__(self) -> None:
+        if self.text and not self.normalised:
+            object.__setattr__(self, "normalised", _normalise(self.text))
 
 
 class Trigger(Protocol):
@@ -92,7 +98,7 @@ class Keyword:
         """Whether a phrase occurs in the text."""
         if not message.text:
             return False
-        text = _normalise(message.text)
+        text = message.normalised or _normalise(message.text)
         return any(p.search(text) for p in self._patterns)
 
 
