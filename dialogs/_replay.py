@@ -120,6 +120,10 @@ class Replay:
                 raise ReplayMismatch(
                     f"the recorded answer to {fp!r} no longer validates"
                 ) from None
+            if remember is not None:
+                # Replayed, the flow may have changed memory before this point again (e.g.
+                # cleared it): what the customer answered stays remembered.
+                self.memory[remember] = value
             self.last_answer = Answer(answered.value)
             return value
         if self.incoming is None:

@@ -44,7 +44,10 @@ class Memory(MutableMapping[str, Any]):
         return _codec.decode(self._data[key])
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = _codec.encode(value)
+        encoded = _codec.encode(value)
+        if key in self._data and self._data[key] == encoded:
+            return  # replays set the same values again; nothing to save
+        self._data[key] = encoded
         self.changed = True
 
     def __delitem__(self, key: str) -> None:

@@ -109,10 +109,6 @@ async def test_the_faq_answers_by_keyword_and_from_the_menu(chat: ChatScript) ->
     )
 
 
-@pytest.mark.xfail(
-    reason="bot/demo.py: `preferences` deletes language and contact_time at its top, and a flow "
-    "replays from the top every turn, so the language chosen is deleted again one turn later",
-)
 @on_every_channel
 async def test_a_chosen_language_is_remembered_for_the_greeting(chat: ChatScript) -> None:
     await chat.send("hi")
