@@ -82,7 +82,7 @@ class Texts:
     """What the bot says on its own. Override any of them in `App(texts=Texts(...))`."""
 
     help: str = (
-        "I can help with the things below. You can also say 'cancel' to stop what "
+        "I can help with the things below. You can also say 'never mind' to stop what "
         "we're doing, or 'agent' to talk to a person."
     )
     cancelled: str = "OK, I've stopped that. What else can I do for you?"
@@ -93,7 +93,7 @@ class Texts:
     )
     still_waiting: str = (
         "You're still waiting for a person from our team; they will reply "
-        "here. Say 'cancel' if you no longer need them."
+        "here. Say 'never mind' if you no longer need them."
     )
     no_longer_waiting: str = "OK, you're no longer waiting for a person."
     apology: str = (

@@ -23,7 +23,7 @@ GREETING = "Hi! I'm the Baton demo bot. What can I help you with?"
 MENU = ("Where is my order?", "A question", "My preferences", "Talk to a person")
 TEXTS = Texts()
 HELP = (
-    "I can help with the things below. You can also say 'cancel' to stop what we're doing, "
+    "I can help with the things below. You can also say 'never mind' to stop what we're doing, "
     "or 'agent' to talk to a person.\n"
     "- Check the status of an order ('where is my order')\n"
     "- Opening hours, returns and shipping\n"
