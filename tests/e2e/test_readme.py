@@ -42,3 +42,21 @@ async def test_the_readme_flow_runs_as_written(mybot: object, sqlite_url: str) -
         await chat.expect("Lunch or dinner?")
         await chat.send("2")
         await chat.expect("Booked 4 seats for dinner, reference BK-1042.")
+
+
+@pytest.mark.parametrize("channel", ["telegram", "twilio", "slack"])
+async def test_the_readme_chat_script_runs_on_every_channel(
+    mybot: object, tmp_path: Path, channel: str
+) -> None:
+    from bot.testing import chat_on
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    script = next(b for b in blocks if b.startswith("# test_mybot.py"))
+    namespace: dict[str, object] = {}
+    exec(compile(script, "README test_mybot.py", "exec"), namespace)
+    test = namespace["test_a_large_booking_goes_to_a_person"]
+    assert callable(test)
+    app = getattr(mybot, "app")  # noqa: B009 - a module loaded at run time
+    url = f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}"
+    async with chat_on(channel, app, database_url=url) as chat:
+        await test(chat)
