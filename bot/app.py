@@ -10,6 +10,7 @@ from aiohttp import web
 
 from adapters.base import Adapter, DeliveryUpdate, Inbound
 from adapters.web import WebAdapter
+from bot.console import mount_console
 from bot.engine import Engine
 from bot.settings import Settings
 from dialogs import App
@@ -73,6 +74,7 @@ async def create_app(
         app.router.add_routes(list(adapter.routes(sink)))
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _health)
+    console = mount_console(app, settings, dialogs_app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, engine=True)
@@ -88,15 +90,18 @@ async def create_app(
             )
             app[STORE] = store
             app[ENGINE] = engine
+            await console.start(store, engine)  # before the engine handles any message
             for adapter in chosen.values():
                 await adapter.start()
             await engine.start()
         except BaseException:
+            await console.stop()
             await store.close()
             raise
         try:
             yield
         finally:
+            await console.stop()
             await engine.stop()
             for adapter in chosen.values():
                 try:

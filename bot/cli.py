@@ -1,4 +1,4 @@
-"""The `baton` command: run, shell, migrate."""
+"""The `baton` command: run, shell, migrate, agent."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("target", nargs="?", help="your app as package.module:app")
     shell.add_argument("--user", help="who you are to the bot (default: your login name)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    from bot.console.commands import add_agent_parser
+
+    add_agent_parser(sub)
     return parser
 
 
@@ -43,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     from adapters.errors import AdapterError
@@ -51,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "migrate":
             return asyncio.run(_migrate(settings))
+        if command == "agent":
+            from bot.console.commands import run_agent_command
+
+            return asyncio.run(run_agent_command(args, settings))
         if command == "shell":
             from bot.app import load_app
             from bot.shell import run_shell

@@ -48,6 +48,28 @@ class Settings(BaseSettings):
     outbox_base_delay: float = Field(1.0, gt=0, le=3600)
     outbox_max_delay: float = Field(600.0, gt=0, le=86400)
 
+    reply_by_minutes: float = Field(30.0, gt=0, le=10080)
+    """The first human reply is promised within this many minutes (of business hours)."""
+    reply_by_warning_minutes: float = Field(5.0, ge=0, le=1440)
+    """The console warns this many minutes before a reply-by deadline."""
+    business_hours: str = ""
+    """When people answer, e.g. "mon-fri 09:00-17:30; sat 10:00-16:00"; empty: always."""
+    timezone: str = "UTC"
+    """The time zone of the business hours, e.g. "Europe/Amsterdam"."""
+    holidays: str = ""
+    """Dates without business hours, e.g. "2026-12-25, 2026-12-26"."""
+    expected_wait_minutes: float = Field(5.0, gt=0, le=1440)
+    """Wait per place in the queue assumed until there are real waits to learn from."""
+    queue_update_minutes: float = Field(5.0, ge=0, le=1440)
+    """A waiting customer hears about a changed place or wait at most this often."""
+    console_session_hours: float = Field(12.0, gt=0, le=720)
+    """Agents log in again after this long."""
+    console_idle_minutes: float = Field(30.0, gt=0, le=1440)
+    """... or after this long without using the console."""
+    console_origins: str = ""
+    """More origins allowed to open the console's WebSocket (comma-separated); the server's
+    own origin and BATON_PUBLIC_URL's always are."""
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -65,6 +87,38 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from bot.handoff import BusinessHours
+
+        BusinessHours.parse("", value)
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from bot.handoff import BusinessHours
+
+        BusinessHours.parse(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        from bot.handoff import BusinessHours
+
+        BusinessHours.parse("", "UTC", value)
+        return value
+
+    @field_validator("console_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and not origin.startswith(("http://", "https://")):
+                raise ValueError("origins look like https://console.example.com")
+        return value
 
     @field_validator("telegram_secret")
     @classmethod

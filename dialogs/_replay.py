@@ -21,7 +21,13 @@ from storage.records import CustomerState, JournalRow
 
 log = logging.getLogger("baton.flows")
 
-__all__ = ["Outcome", "Replay", "pending_prompt", "run_turn"]
+__all__ = ["HUMAN_CHOICE", "MISUNDERSTOOD_KEY", "Outcome", "Replay", "pending_prompt", "run_turn"]
+
+HUMAN_CHOICE = "baton:human"
+"""A button value that asks for a person wherever it is pressed, like saying "agent"."""
+MISUNDERSTOOD_KEY = "_baton_misunderstood"
+"""Memory key counting messages in a row the bot could not use (hidden from people)."""
+_MISUNDERSTOOD_LIMIT = 2
 
 
 class _Suspend(BaseException):
@@ -43,6 +49,8 @@ class Outcome:
     memory: dict[str, Any] | None = None
     status: str | None = None
     handoff_reason: str | None = None
+    handoff_trigger: str | None = None
+    """Why the conversation started waiting: "customer", "flow" or "misunderstood"."""
     error: BaseException | None = None
 
 
@@ -72,6 +80,8 @@ class Replay:
         self.trigger: Mapping[str, Any] = journal[0].value or {}
         self.last_answer: Answer | None = None
         self.handoff_reason: str | None = None
+        self.unmatched = False
+        """The answer to a question with choices matched none of them (not understood)."""
 
     def _next(self) -> JournalRow | None:
         return self.journal[self.pos] if self.pos < len(self.journal) else None
@@ -135,6 +145,9 @@ class Replay:
             )
         except Invalid as invalid:
             self.replies.append(Prompt(invalid.message, prompt.choices))
+            # A validator's message means the bot understood but the value is wrong; only an
+            # answer that matches none of the choices counts as not understood.
+            self.unmatched = bool(prompt.choices) and invalid.message == texts.pick_a_choice
             raise _Suspend from None
         self._record("answer", fp, dict(answer))
         if remember is not None:
@@ -203,6 +216,7 @@ async def run_turn(
     """Handle one customer message: interruptions, triggers, then the active flow."""
     turn = _Turn(app, state, incoming, channel, new_run_id)
     await turn.handle()
+    turn.count_misunderstood()
     out = turn.out
     if turn.memory.changed:
         out.memory = turn.memory.raw()
@@ -230,14 +244,39 @@ class _Turn:
             active_journal=list(state.journal),
         )
         self.status = state.status
+        self.misunderstood: bool | None = None
+        """True when the bot could not use the message, False when it could, None if n/a."""
 
     def say(self, text: str) -> None:
         self.out.replies.append(Prompt(text))
 
-    def set_status(self, status: str, reason: str | None = None) -> None:
+    def set_status(
+        self, status: str, reason: str | None = None, trigger: str | None = None
+    ) -> None:
         self.status = status
         self.out.status = status
         self.out.handoff_reason = reason
+        self.out.handoff_trigger = trigger
+
+    def count_misunderstood(self) -> None:
+        """Hand off when the bot failed to understand twice in a row."""
+        if self.misunderstood is None:
+            return
+        count = self.memory.raw().get(MISUNDERSTOOD_KEY, 0)
+        if not self.misunderstood or self.status != "bot":
+            if count:
+                del self.memory[MISUNDERSTOOD_KEY]
+            return
+        count += 1
+        if count < _MISUNDERSTOOD_LIMIT:
+            self.memory[MISUNDERSTOOD_KEY] = count
+            return
+        if MISUNDERSTOOD_KEY in self.memory:
+            del self.memory[MISUNDERSTOOD_KEY]
+        self.set_status(
+            "waiting", "the bot did not understand the customer twice in a row", "misunderstood"
+        )
+        self.say(self.app.texts.not_understood_handoff)
 
     def end_active(self, status: str) -> None:
         if self.out.active_run_id is not None:
@@ -249,8 +288,22 @@ class _Turn:
     async def handle(self) -> None:
         app, incoming = self.app, self.incoming
         text, choice = incoming.get("text"), incoming.get("choice")
-        kind = app.interruptions.classify(text) if choice is None else None
+        if choice == HUMAN_CHOICE or self.typed_human(text, choice):
+            kind: str | None = "human"
+        else:
+            kind = app.interruptions.classify(text) if choice is None else None
         message = Message(text, choice)
+        if self.status == "agent":
+            # A person holds the conversation: the bot stays quiet and the message goes to
+            # them. Only "cancel" / "bot" take the customer back to the bot.
+            if kind == "cancel":
+                self.end_active("cancelled")
+                self.set_status("bot")
+                self.say(app.texts.back_to_bot)
+            return
+        if self.status == "resolved":
+            self.set_status("bot")
+        self.misunderstood = False
         if kind == "help":
             self.say(self.help_text())
             pending = pending_prompt(self.out.active_journal)
@@ -273,7 +326,7 @@ class _Turn:
             if self.status == "waiting":
                 self.say(app.texts.still_waiting)
             else:
-                self.set_status("waiting", "customer asked for a person")
+                self.set_status("waiting", "customer asked for a person", "customer")
                 self.say(app.texts.human_waiting)
             return
         for f in app.flows:
@@ -304,7 +357,18 @@ class _Turn:
         elif app.start is not None:
             await self.start(app.start)
         else:
+            self.misunderstood = True
             self.say(app.texts.not_understood)
+
+    def typed_human(self, text: str | None, choice: str | None) -> bool:
+        """Whether a typed answer ("3" on SMS) picks the open question's `baton:human` option."""
+        if choice is not None or not text or self.out.active_run_id is None:
+            return False
+        pending = pending_prompt(self.out.active_journal)
+        if pending is None or not pending.choices:
+            return False
+        picked = pending.choice_for(text)
+        return picked is not None and picked.value == HUMAN_CHOICE
 
     def help_text(self) -> str:
         lines = [self.app.texts.help]
@@ -338,6 +402,8 @@ class _Turn:
         try:
             await f.fn(ctx)
         except _Suspend:
+            if replay.unmatched:
+                self.misunderstood = True
             self.keep(run_id, f, replay)
             return
         except ReplayMismatch as exc:
@@ -362,7 +428,7 @@ class _Turn:
     def record(self, run_id: str, replay: Replay) -> None:
         self.out.journal.extend((run_id, row) for row in replay.new)
         if replay.handoff_reason is not None:
-            self.set_status("waiting", replay.handoff_reason)
+            self.set_status("waiting", replay.handoff_reason, "flow")
 
     def keep(self, run_id: str, f: Flow, replay: Replay) -> None:
         self.record(run_id, replay)

@@ -106,6 +106,22 @@ class Texts:
     not_understood: str = "Sorry, I didn't understand that. Say 'help' to see what I can do."
     pick_a_choice: str = "Please pick one of the options."
     answer_in_text: str = "Please answer with a text message."
+    not_understood_handoff: str = (
+        "Sorry, I'm not getting this right. I've asked a person from our team to help you; "
+        "they will reply here as soon as they can."
+    )
+    back_to_bot: str = "OK, you're back with the bot. What can I do for you?"
+    queue_position: str = "You're number {position} in the queue. The expected wait is {wait}."
+    queue_next: str = "You're next in the queue. The expected wait is {wait}."
+    queue_closed: str = (
+        "Our team is away right now. A person will answer from {opens}; "
+        "you're number {position} in the queue."
+    )
+    agent_joined: str = "{agent} from our team is here to help you."
+    resolved: str = (
+        "This conversation is marked as resolved. If you need anything else, just write here."
+    )
+    handed_back: str = "You're back with the bot now."
 
 
 @dataclass(slots=True)

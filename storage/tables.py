@@ -14,9 +14,16 @@ from sqlmodel import Field, SQLModel
 from storage.types import JSONText, SafeText
 
 __all__ = [
+    "Agent",
+    "AgentNote",
+    "AgentSession",
+    "ApiToken",
+    "CannedReply",
     "Conversation",
     "Customer",
     "FlowRun",
+    "Handoff",
+    "HandoffEvent",
     "Identity",
     "InboxItem",
     "JournalEntry",
@@ -186,3 +193,138 @@ class JournalEntry(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+# --- Live-agent handoff and the agent console (revision 0002) --------------------------------
+#
+# A conversation's status is "bot", "waiting", "agent" (an agent holds it) or "resolved". Each
+# time it leaves the bot a `Handoff` row records that episode: why, the summary the agent
+# reads, the reply-by deadline, who holds it, and how it ended. `HandoffEvent` is the audit
+# trail (claims, assignments, breaches), also read by the console's live updates.
+
+
+class Agent(SQLModel, table=True):
+    """A person who answers customers in the console."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("email", name="uq_agent_email"),)
+    id: int | None = _pk()
+    email: str = Field(max_length=320)
+    """Lower-cased."""
+    name: str = Field(sa_column=Column(SafeText, nullable=False))
+    role: str = Field(default="agent", max_length=16)
+    """"agent" or "admin"."""
+    password_hash: str = Field(max_length=255)
+    """argon2id, in PHC string format."""
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: float | None = None
+    created_at: float
+    last_login_at: float | None = None
+
+
+class AgentSession(SQLModel, table=True):
+    """A server-side login session; the cookie holds a token whose SHA-256 is the id."""
+
+    __tablename__ = "agent_sessions"
+    id: str = Field(primary_key=True, max_length=64)
+    agent_id: int = _fk("agents.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    user_agent: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API, created by an admin; it acts as `agent_id`."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+    id: int | None = _pk()
+    token_hash: str = Field(max_length=64)
+    agent_id: int = _fk("agents.id", index=True)
+    created_by: int = _fk("agents.id")
+    name: str = Field(sa_column=Column(SafeText, nullable=False))
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+
+class Handoff(SQLModel, table=True):
+    """One episode of a conversation with people: from waiting until it ends."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_status", "status", "created_at"),
+        Index("ix_handoffs_customer", "customer_id", "id"),
+        Index("ix_handoffs_conversation", "conversation_id", "id"),
+        Index("ix_handoffs_claimed", "claimed_at"),
+    )
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id")
+    conversation_id: int = _fk("conversations.id")
+    status: str = Field(default="waiting", max_length=16)
+    """"waiting", "agent" while open; then "resolved", "handed_back", "cancelled" or "left"."""
+    trigger: str = Field(default="customer", max_length=32)
+    """"customer" (asked for a person), "flow" (ctx.handoff) or "misunderstood"."""
+    reason: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
+    summary: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONText, nullable=False)
+    )
+    created_at: float
+    """When it started waiting."""
+    position_at_entry: int = 1
+    deadline_at: float
+    """The first human reply is promised by then (business hours counted)."""
+    assigned_to: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    """An agent it is reserved for while waiting."""
+    agent_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    """The agent who holds it."""
+    claimed_at: float | None = None
+    first_reply_at: float | None = None
+    breached_at: float | None = None
+    ended_at: float | None = None
+    ended_by: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    told_position: int | None = None
+    told_wait: float | None = None
+    told_at: float | None = None
+
+
+class HandoffEvent(SQLModel, table=True):
+    """Something that happened to a handoff: waiting, claimed, assigned, breached, resolved."""
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (Index("ix_handoff_events_conversation", "conversation_id", "id"),)
+    id: int | None = _pk()
+    handoff_id: int = _fk("handoffs.id", index=True)
+    customer_id: int = _fk("customers.id")
+    conversation_id: int = _fk("conversations.id")
+    kind: str = Field(max_length=32)
+    agent_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONText, nullable=True))
+    created_at: float
+
+
+class AgentNote(SQLModel, table=True):
+    """An internal note on a customer; the customer never sees it."""
+
+    __tablename__ = "agent_notes"
+    __table_args__ = (Index("ix_agent_notes_customer", "customer_id", "id"),)
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id")
+    handoff_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    agent_id: int = _fk("agents.id")
+    text: str = Field(sa_column=Column(SafeText, nullable=False))
+    created_at: float
+
+
+class CannedReply(SQLModel, table=True):
+    """A reply agents insert with one click."""
+
+    __tablename__ = "canned_replies"
+    id: int | None = _pk()
+    title: str = Field(sa_column=Column(SafeText, nullable=False))
+    text: str = Field(sa_column=Column(SafeText, nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    created_at: float

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
 from dialogs import App
-from dialogs._replay import run_turn
-from storage import Accepted, CustomerState, ReplyWrite, Store, TurnWrite
+from dialogs._replay import Outcome, run_turn
+from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, Store, TurnWrite
 
 log = logging.getLogger("baton.engine")
 
-__all__ = ["TurnHandler", "answer_of"]
+__all__ = ["Routing", "TurnHandler", "answer_of"]
 
 _CACHE_SIZE = 20_000
+_ROUTING_RETRIES = 5
+_PEOPLE = ("waiting", "agent")
+
+
+class Routing(Protocol):
+    """Commits the turns that involve people (see `bot.handoff.Handoffs`)."""
+
+    async def commit(
+        self, turn: TurnWrite, state: CustomerState, outcome: Outcome, reply_to: ReplyWrite
+    ) -> list[OutboxRow] | None:
+        """Commit a turn routed on `state.status`; None if the status changed meanwhile."""
+        ...
+
+    def committed(self, customer_id: int, before: str, after: str) -> None:
+        """A turn of a customer in (or leaving, or entering) the hands of people committed."""
+        ...
 
 
 def answer_of(inbound: Inbound) -> dict[str, Any]:
@@ -46,6 +62,8 @@ class TurnHandler:
         self._outbox = outbox
         self._states: OrderedDict[int, CustomerState] = OrderedDict()
         self._flags: OrderedDict[int, dict[str, bool]] = OrderedDict()
+        self.routing: Routing | None = None
+        """Set by the console: handoffs, the queue and the live view."""
 
     def forget(self, customer_id: int) -> None:
         """Drop cached state, e.g. when another process may have changed it."""
@@ -81,8 +99,21 @@ class TurnHandler:
     async def handle(self, row: Accepted) -> None:
         """Handle one inbox row; returns after its effects are committed."""
         inbound = Inbound.from_json(row.payload)
-        state = await self._state(row.customer_id)
         flags = await self._identity_flags(row.identity_id)
+        for _ in range(_ROUTING_RETRIES):
+            state = await self._state(row.customer_id)
+            if await self._turn(row, inbound, state, flags):
+                return
+            # People changed the conversation's status while the turn ran (an agent claimed
+            # or resolved it): nothing was written; run the turn again on the new status.
+            self.forget(row.customer_id)
+        raise RuntimeError(
+            f"customer {row.customer_id}: the conversation kept changing hands; retried later"
+        )
+
+    async def _turn(
+        self, row: Accepted, inbound: Inbound, state: CustomerState, flags: dict[str, bool]
+    ) -> bool:
         turn = TurnWrite(
             inbox_id=row.inbox_id,
             customer_id=row.customer_id,
@@ -101,12 +132,14 @@ class TurnHandler:
             await self._store.commit_turn(turn)
             flags["opted_out"] = opted_out
             self._remember(state)
-            return
+            self._committed(state, state.status)
+            return True
         if inbound.edited:
             # Policy: an edit is recorded for people to read; flows never re-run on it.
             await self._store.commit_turn(turn)
             self._remember(state)
-            return
+            self._committed(state, state.status)
+            return True
         outcome = await run_turn(
             self._app, state, turn.inbound_payload or {}, channel=inbound.channel
         )
@@ -130,7 +163,24 @@ class TurnHandler:
         turn.memory = outcome.memory
         turn.status = outcome.status
         turn.handoff_reason = outcome.handoff_reason
-        outbox_rows = await self._store.commit_turn(turn)
+        before = state.status
+        after = outcome.status or before
+        if self.routing is not None and (before in _PEOPLE or after != before):
+            reply_to = ReplyWrite(
+                inbound.channel,
+                row.identity_id,
+                inbound.identity,
+                inbound.route,
+                "",
+                {},
+                send=reachable,
+            )
+            routed = await self.routing.commit(turn, state, outcome, reply_to)
+            if routed is None:
+                return False
+            outbox_rows = routed
+        else:
+            outbox_rows = await self._store.commit_turn(turn)
         state.active_run_id = outcome.active_run_id
         state.active_flow = outcome.active_flow
         state.journal = outcome.active_journal
@@ -141,6 +191,12 @@ class TurnHandler:
         self._remember(state)
         if outbox_rows:
             self._outbox.enqueue(outbox_rows)
+        self._committed(state, before)
+        return True
+
+    def _committed(self, state: CustomerState, before: str) -> None:
+        if self.routing is not None and (before in _PEOPLE or state.status != before):
+            self.routing.committed(state.customer_id, before, state.status)
 
     async def give_up(self, row: Accepted) -> None:
         """Mark a row that keeps failing as handled, with an apology, so the line moves on."""

@@ -137,6 +137,7 @@ async def test_a_human_request_mid_flow_keeps_the_flow(sqlite_url: str) -> None:
         await chat.expect("Name?")
         await chat.send("talk to a human")
         await chat.next()
+        await chat.expect("You're next in the queue. The expected wait is about 5 minutes.")
         await chat.send("Linus")  # still an answer to the open question
         await chat.expect("Shoe size?")
 

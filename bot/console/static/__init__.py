@@ -1,0 +1,1 @@
+"""The console page's static files (HTML, script, styles)."""
