@@ -183,6 +183,8 @@ class TelegramAdapter:
         self._secret = secret
         self._api_base = api_base.rstrip("/") if api_base else None
         self.mode = mode
+        self.username: str | None = None
+        """The bot's username, from getMe at start (for t.me deep links)."""
         self.public_url = public_url.rstrip("/") if public_url else None
         self._bot: Bot | None = None
         self._sink: Sink | None = None
@@ -212,6 +214,7 @@ class TelegramAdapter:
         where = self._api_base or "api.telegram.org"
         try:
             me = await bot.get_me()
+            self.username = me.username
             log.info(
                 "Telegram bot @%s (id %s) via %s, %s mode", me.username, me.id, where, self.mode
             )

@@ -93,6 +93,8 @@ async def create_app(
             await console.start(store, engine)  # before the engine handles any message
             for adapter in chosen.values():
                 await adapter.start()
+            # Linking channels: codes can be carried as t.me/<bot>?start=link-<code>.
+            engine.linker.telegram_bot = getattr(chosen.get("telegram"), "username", None)
             await engine.start()
         except BaseException:
             await console.stop()

@@ -1,7 +1,8 @@
 """The demo bot: what `baton run` and `baton shell` serve when no app is named.
 
 A greeting with choices, an order-status flow, a small FAQ by keyword, and preferences that
-are remembered and used later, plus the built-in interruptions (help, cancel, agent).
+are remembered and used later, linking channels ("link my channels"), plus the built-in
+interruptions (help, cancel, agent).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs import App, Choice, Command, Context, Invalid, Keyword, flow
+from dialogs.builtin import link_channels
 
 __all__ = ["app"]
 
@@ -157,4 +159,10 @@ async def greeting(ctx: Context) -> None:
         await ctx.handoff(reason="customer asked for a person from the greeting")
 
 
-app = App(flows=[order_status, faq, preferences, greeting], start=greeting, name="Baton demo")
+# link_channels: "link my channels" gives a one-time code to send from another channel, so
+# Telegram, SMS and Slack become one conversation (the engine also answers plain "link").
+app = App(
+    flows=[order_status, faq, preferences, link_channels, greeting],
+    start=greeting,
+    name="Baton demo",
+)

@@ -30,7 +30,7 @@ import secrets
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -64,6 +64,7 @@ __all__ = [
     "Running",
     "chat_fixture",
     "chat_on",
+    "chats_on",
     "running_baton",
 ]
 
@@ -956,6 +957,55 @@ async def chat_on(
     ):
         mailbox = _Mailbox(kit.emulator)
         yield ChatScript(kit, baton, mailbox, customer or kit.default_customer, name=name)
+
+
+@asynccontextmanager
+async def chats_on(
+    channels: Sequence[str],
+    app: App,
+    *,
+    database_url: str,
+    customers: Mapping[str, str] | None = None,
+    name: str = "Ada",
+    **settings: object,
+) -> AsyncIterator[dict[str, ChatScript]]:
+    """Like `chat_on`, with several channels on one Baton: the same person (or several)
+    writing on Telegram, SMS and Slack. Yields one script per channel.
+
+    Example:
+        >>> async with chats_on(["telegram", "twilio"], app, database_url=url) as chats:
+        ...     await chats["telegram"].send("hi")
+        ...     await chats["twilio"].send("hi")
+    """
+    kits: dict[str, _Kit] = {}
+    for channel in channels:
+        make = _KITS.get(channel)
+        if make is None:
+            raise ValueError(f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)}")
+        kits[channel] = make()
+    async with AsyncExitStack() as stack:
+        api_urls = {
+            channel: await stack.enter_async_context(kit.emulator.run())
+            for channel, kit in kits.items()
+        }
+        baton = await stack.enter_async_context(
+            _serving(
+                database_url,
+                app,
+                lambda base_url: [kit.adapter(api_urls[c], base_url) for c, kit in kits.items()],
+                _TEST_SETTINGS | settings,
+            )
+        )
+        yield {
+            channel: ChatScript(
+                kit,
+                baton,
+                _Mailbox(kit.emulator),
+                (customers or {}).get(channel) or kit.default_customer,
+                name=name,
+            )
+            for channel, kit in kits.items()
+        }
 
 
 def chat_fixture(

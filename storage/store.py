@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
@@ -51,6 +51,11 @@ class Store:
         """This process's name in leases and claims."""
         self.dialect = runner.dialect
         self._identity_cache: dict[tuple[str, str], tuple[int, int]] = {}
+        # Linking (storage.identities) sets this: the customer a channel identity seen for the
+        # first time joins, when a proof names one (an SMS number proven by a Telegram
+        # contact share); None makes a new customer. Only new identities consult it.
+        self._identity_epoch = 0  # bumped by forget_identities
+        self.new_identity_owner: Callable[[Connection, str, str, float], int | None] | None = None
         self._lock_file: Any = None
         ins = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         self._ins_inbox = (
@@ -111,7 +116,10 @@ class Store:
 
     async def accept(self, items: Sequence[NewInbound]) -> list[Accepted | None]:
         """Commit inbound messages; None for each one already in the inbox."""
+        epoch = self._identity_epoch
         result: list[Accepted | None] = await self._batch.submit(self._accept_many, list(items))
+        if epoch != self._identity_epoch:  # a link or unlink moved identities meanwhile
+            return result
         for item, acc in zip(items, result, strict=True):
             if acc is not None:
                 self._identity_cache[(item.channel, item.external_id)] = (
@@ -163,7 +171,12 @@ class Store:
         ).first()
         if row is not None:
             return int(row[0]), int(row[1])
-        customer_id = self._new_customer(conn, now)
+        owner = (
+            self.new_identity_owner(conn, item.channel, item.external_id, now)
+            if self.new_identity_owner is not None
+            else None
+        )
+        customer_id = owner if owner is not None else self._new_customer(conn, now)
         got = conn.execute(
             self._ins_identity,
             {
@@ -585,6 +598,16 @@ class Store:
         return await self._runner.run(write)
 
     # -- identities ------------------------------------------------------------------------
+
+    def forget_identities(self, customer_ids: Collection[int]) -> None:
+        """Drop cached identity -> customer entries of these customers: linking and unlinking
+        (storage.identities) call it inside their transaction, so the next accept reads the
+        identity's customer from the database."""
+        ids = set(customer_ids)
+        self._identity_epoch += 1
+        for key, (_, customer_id) in list(self._identity_cache.items()):
+            if customer_id in ids:
+                self._identity_cache.pop(key, None)
 
     async def identity_flags(self, identity_id: int) -> dict[str, bool]:
         """{"opted_out": ..., "unreachable": ...} of one identity."""

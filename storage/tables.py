@@ -26,9 +26,14 @@ __all__ = [
     "HandoffEvent",
     "Identity",
     "InboxItem",
+    "InstallSecret",
     "JournalEntry",
+    "LinkCode",
+    "LinkThrottle",
+    "MergeLog",
     "Message",
     "OutboxItem",
+    "PhoneProof",
     "metadata",
 ]
 
@@ -327,4 +332,88 @@ class CannedReply(SQLModel, table=True):
     title: str = Field(sa_column=Column(SafeText, nullable=False))
     text: str = Field(sa_column=Column(SafeText, nullable=False))
     created_by: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    created_at: float
+
+
+# --- One customer across channels: linking and merges (revision 0003) -----------------------
+#
+# `LinkCode` is a one-time code a customer asked for on one channel to link another; only its
+# keyed hash is stored. `LinkThrottle` counts wrong codes per identity. `PhoneProof` is an E.164
+# number a channel proved belongs to an identity (a Telegram contact share of the sender's own
+# contact), so that number's SMS identity joins that customer. `MergeLog` is append-only: every
+# merge and unlink, with exactly what moved, so an unlink can move it back.
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time linking code: single use, short-lived, stored as a keyed hash."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (
+        UniqueConstraint("code_hash", name="uq_link_code_hash"),
+        Index("ix_link_codes_selector", "selector_hash"),
+    )
+    id: int | None = _pk()
+    selector_hash: str = Field(max_length=64)
+    """Keyed hash of the code's first half: finds the code, so wrong tries count against it."""
+    code_hash: str = Field(max_length=64)
+    """Keyed hash of the whole code, compared in constant time."""
+    customer_id: int = _fk("customers.id", index=True)
+    identity_id: int = _fk("identities.id", index=True)
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    used_by: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    failures: int = 0
+    """Wrong codes entered while this code was open (per-code limit: then it is burned)."""
+
+
+class InstallSecret(SQLModel, table=True):
+    """Secrets generated once per installation (the key of linking-code hashes)."""
+
+    __tablename__ = "install_secrets"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    created_at: float
+
+
+class LinkThrottle(SQLModel, table=True):
+    """Wrong linking codes entered by one identity in the current window."""
+
+    __tablename__ = "link_throttle"
+    identity_id: int | None = Field(
+        default=None, sa_column=Column(_ID, primary_key=True, autoincrement=False)
+    )
+    failures: int = 0
+    window_start: float
+    locked_until: float | None = None
+
+
+class PhoneProof(SQLModel, table=True):
+    """A phone number proven to belong to an identity (Telegram: own contact shared)."""
+
+    __tablename__ = "phone_proofs"
+    __table_args__ = (UniqueConstraint("phone", name="uq_phone_proof"),)
+    id: int | None = _pk()
+    phone: str = Field(max_length=32)
+    """E.164."""
+    identity_id: int = _fk("identities.id", index=True)
+    created_at: float
+
+
+class MergeLog(SQLModel, table=True):
+    """Append-only record of merges and unlinks and what each moved."""
+
+    __tablename__ = "merge_log"
+    __table_args__ = (Index("ix_merge_log_customer", "customer_id", "id"),)
+    id: int | None = _pk()
+    kind: str = Field(max_length=16)
+    """"merge" or "unlink"."""
+    customer_id: int = _fk("customers.id")
+    """The customer that stays (merge) or that the identity leaves (unlink)."""
+    other_customer_id: int = _fk("customers.id")
+    """The customer merged in (merge) or restored / created (unlink)."""
+    proof: str = Field(max_length=32)
+    """"contact_share", "code", "deep_link", "phone_proof" or "admin"."""
+    actor: str | None = Field(default=None, max_length=64)
+    moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
     created_at: float

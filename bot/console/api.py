@@ -629,6 +629,42 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document())
 
 
+# -- linking channels (admin): an admin vouches that two identities are one person ---------
+
+
+@_authed
+async def link_identities(request: web.Request, console: Console, who: Principal) -> web.Response:
+    """POST /api/identities/link (admin): merge the customers of two identities."""
+    _admin(who)
+    data = await _body(request)
+    a, b = data.get("identity_a"), data.get("identity_b")
+    if not (isinstance(a, int) and isinstance(b, int)) or isinstance(a, bool) or a == b:
+        fail(400, "invalid", "identity_a and identity_b are two identity ids")
+    try:
+        merged = await console.engine.link(a, b, actor=f"agent:{who.agent.id}")
+    except LookupError:
+        fail(404, "not_found", "no such identity")
+    if merged is None:
+        return web.json_response({"customer_id": None, "merge_log_id": None})
+    return web.json_response({"customer_id": merged.keep, "merge_log_id": merged.log_id})
+
+
+@_authed
+async def unlink_identity(request: web.Request, console: Console, who: Principal) -> web.Response:
+    """POST /api/identities/{id}/unlink (admin): give an identity its own customer again."""
+    _admin(who)
+    identity_id = _id(request)
+    try:
+        unlinked = await console.engine.unlink(identity_id, actor=f"agent:{who.agent.id}")
+    except LookupError:
+        fail(404, "not_found", "no such identity")
+    if unlinked is None:
+        fail(409, "not_linked", "the identity is its customer's only one")
+    return web.json_response(
+        {"customer_id": unlinked.new_customer_id, "merge_log_id": unlinked.log_id}
+    )
+
+
 def routes() -> list[web.RouteDef]:
     """The API routes."""
     return [
@@ -658,4 +694,6 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/tokens", add_token),
         web.delete("/api/tokens/{id}", revoke_token),
         web.get("/api/reports/breaches", breaches),
+        web.post("/api/identities/link", link_identities),
+        web.post("/api/identities/{id}/unlink", unlink_identity),
     ]

@@ -340,6 +340,30 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        "/api/identities/link": {
+            "post": {
+                "summary": "Link two identities: their customers become one (admin)",
+                "tags": admin,
+                "requestBody": _body(
+                    _obj(["identity_a", "identity_b"], identity_a=_INT, identity_b=_INT)
+                ),
+                "responses": {
+                    **_ok("Linked", _obj(customer_id=_INT, merge_log_id=_INT)),
+                    **_errors(400, 401, 403, 404),
+                },
+            }
+        },
+        "/api/identities/{id}/unlink": {
+            "post": {
+                "summary": "Give an identity its own customer again (admin)",
+                "tags": admin,
+                "parameters": [_ID],
+                "responses": {
+                    **_ok("Unlinked", _obj(customer_id=_INT, merge_log_id=_INT)),
+                    **_errors(401, 403, 404, 409),
+                },
+            }
+        },
         "/api/canned-replies": {
             "get": {
                 "summary": "Canned replies",

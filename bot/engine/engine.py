@@ -12,8 +12,10 @@ from adapters.errors import BadRequest
 from bot.engine.lanes import Lanes
 from bot.engine.outbox import Outbox
 from bot.engine.turns import TurnHandler
+from bot.linking import Linker
 from dialogs import App
 from storage import Accepted, AlreadyHandled, NewInbound, Store
+from storage.identities import Merged, Unlinked
 
 log = logging.getLogger("baton.engine")
 
@@ -59,6 +61,45 @@ class Engine:
         self.lanes.on_change = self.outbox.on_change = self._activity
         self.lanes.on_claim = self.turns.prime
         self.lanes.on_release = self.turns.forget
+        # Linking channels (bot.linking): a merge puts both customers on one lane.
+        self.linker = Linker(store)
+        self.turns.linker = self.linker
+        self.linker.on_merge = self.merged
+        self.lanes.on_stray = self._sweep_merged
+
+    def merged(self, merged: Merged) -> None:
+        """Two customers became one (a link by proof, or by an agent): one lane, no stale
+        cached state."""
+        self.lanes.merged(merged.other, merged.keep)
+        self.turns.forget(merged.keep)
+        self.turns.forget(merged.other)
+        self.linker.forget(merged.keep)
+
+    def unlinked(self, unlinked: Unlinked) -> None:
+        """An identity left its customer (an unlink by an agent or admin)."""
+        self.lanes.unmerged(unlinked.new_customer_id)
+        for customer_id in (unlinked.customer_id, unlinked.new_customer_id):
+            self.turns.forget(customer_id)
+            self.linker.forget(customer_id)
+
+    async def link(self, identity_a: int, identity_b: int, *, actor: str) -> Merged | None:
+        """Link two identities (an agent or admin vouches for it)."""
+        merged = await self.linker.store.link(identity_a, identity_b, actor=actor)
+        if merged is not None:
+            self.merged(merged)
+        return merged
+
+    async def unlink(self, identity_id: int, *, actor: str) -> Unlinked | None:
+        """Give an identity its own customer again (see `storage.identities`)."""
+        unlinked = await self.linker.store.unlink(identity_id, actor=actor)
+        if unlinked is not None:
+            self.unlinked(unlinked)
+        return unlinked
+
+    async def _sweep_merged(self, other: int, keep: int) -> None:
+        merged = await self.linker.store.sweep(other, keep)
+        if merged is not None:
+            self.turns.forget(keep)
 
     async def start(self) -> None:
         """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""

@@ -9,6 +9,7 @@ committed, and after giving the lease back looks once more, so no row is left be
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -46,11 +47,52 @@ class Lanes:
         """Given the state read with a customer's lease (several processes)."""
         self.on_release: Callable[[int], None] = lambda customer_id: None
         """Told when a customer's lease is given back (their cached state may go stale)."""
+        # Linking channels (bot.linking): a customer merged into another has no lane of its
+        # own any more; rows still carrying its id go to the customer it was merged into.
+        self._merged_into: dict[int, int] = {}
+        self.on_stray: Callable[[int, int], Awaitable[None]] | None = None
+        """Called after a merged customer's in-flight row finished (its writes are swept)."""
+        self._finishing: dict[int, asyncio.Event] = {}  # merged customer -> row in flight done
+        self._barriers: dict[int, list[asyncio.Event]] = {}  # lane -> wait before next row
+
+    def merged(self, other: int, keep: int) -> None:
+        """`other` was merged into `keep`: one lane for both from now on. Rows of `other`
+        queued here move to `keep`'s lane (in inbox id order); a row `other`'s lane is
+        handling right now finishes first, then `on_stray` sweeps what it wrote."""
+        for source, target in list(self._merged_into.items()):
+            if target == other:
+                self._merged_into[source] = keep
+        self._merged_into[other] = keep
+        self._merged_into.pop(keep, None)
+        queue = self._queues.get(other)
+        if not queue:
+            return
+        running = other in self._tasks
+        if running:
+            # `keep`'s next row waits until the row in flight on `other`'s lane is done, so
+            # the merged customer's messages still run one at a time, in order.
+            done = self._finishing.setdefault(other, asyncio.Event())
+            self._barriers.setdefault(keep, []).append(done)
+        moving = list(queue)[1:] if running else list(queue)
+        for r in moving:
+            queue.remove(r)
+            self._queued.discard(r.inbox_id)
+        if not queue:
+            del self._queues[other]
+        for r in sorted(moving, key=lambda r: r.inbox_id):
+            self.push(r)
+
+    def unmerged(self, customer_id: int) -> None:
+        """`customer_id` has identities again (an unlink): it gets its own lane back."""
+        self._merged_into.pop(customer_id, None)
 
     def push(self, row: Accepted) -> None:
         """Queue an inbox row on its customer's lane."""
         if self._closing or row.inbox_id in self._queued or row.inbox_id in self._done:
             return
+        keep = self._merged_into.get(row.customer_id)
+        if keep is not None:
+            row = dataclasses.replace(row, customer_id=keep)
         self._queued.add(row.inbox_id)
         queue = self._queues.get(row.customer_id)
         if queue is None:
@@ -79,6 +121,7 @@ class Lanes:
             log.exception("lane of customer %s stopped; its rows stay in the inbox", customer_id)
             self._drop(customer_id)
         finally:
+            self._release_merged(customer_id)  # never leave a merged lane waiting
             self._tasks.pop(customer_id, None)
             queue = self._queues.get(customer_id)
             if queue is not None and not queue:
@@ -94,9 +137,33 @@ class Lanes:
         # One engine process: the in-memory queue is complete and in commit order.
         queue = self._queues[customer_id]
         while queue and not self._closing:
+            for barrier in self._barriers.pop(customer_id, ()):
+                await barrier.wait()
+            if customer_id in self._merged_into:  # merged before this row started
+                moving = list(queue)
+                queue.clear()
+                for r in moving:
+                    self._queued.discard(r.inbox_id)
+                    self.push(r)
+                return
             row = queue[0]
             await self._handle_one(row)
             queue.popleft()
+            await self._after_row(customer_id)
+
+    async def _after_row(self, customer_id: int) -> None:
+        keep = self._merged_into.get(customer_id)
+        try:
+            if keep is not None and self.on_stray is not None:
+                # Merged while this row was handled: what it wrote moves to `keep`.
+                await self.on_stray(customer_id, keep)
+        finally:
+            self._release_merged(customer_id)  # the lane merged into goes on
+
+    def _release_merged(self, customer_id: int) -> None:
+        done = self._finishing.pop(customer_id, None)
+        if done is not None:
+            done.set()
 
     async def _run_shared(self, customer_id: int) -> None:
         # Several processes: rows of this customer may be committed by any of them, so the
@@ -113,8 +180,12 @@ class Lanes:
             self._forget_queued(customer_id)
             renew_at = loop.time() + _LEASE_SECONDS / 3
             for row in claim.rows:
+                for barrier in self._barriers.pop(customer_id, ()):
+                    await barrier.wait()  # a merged customer's row in flight (see merged)
                 if row.inbox_id in self._done:
                     continue
+                if customer_id in self._merged_into:
+                    break  # merged into another: that customer's lane takes the rest
                 if loop.time() > renew_at:
                     if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
                         log.warning("lost the lease of customer %s", customer_id)
@@ -122,6 +193,7 @@ class Lanes:
                         return
                     renew_at = loop.time() + _LEASE_SECONDS / 3
                 await self._handle_one(row)
+                await self._after_row(customer_id)
             if await self._store.release_if_idle(customer_id):
                 self.on_release(customer_id)
                 return

@@ -8,8 +8,10 @@ from typing import Any, Protocol
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
+from bot.linking import Linker, channel_name
 from dialogs import App
 from dialogs._replay import Outcome, run_turn
+from dialogs.prompts import Prompt
 from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, Store, TurnWrite
 
 log = logging.getLogger("baton.engine")
@@ -64,6 +66,8 @@ class TurnHandler:
         self._flags: OrderedDict[int, dict[str, bool]] = OrderedDict()
         self.routing: Routing | None = None
         """Set by the console: handoffs, the queue and the live view."""
+        self.linker: Linker | None = None
+        """Set by the engine: linking channels (bot.linking)."""
 
     def forget(self, customer_id: int) -> None:
         """Drop cached state, e.g. when another process may have changed it."""
@@ -100,6 +104,19 @@ class TurnHandler:
         """Handle one inbox row; returns after its effects are committed."""
         inbound = Inbound.from_json(row.payload)
         flags = await self._identity_flags(row.identity_id)
+        if self.linker is not None and not inbound.edited and inbound.control is None:
+            # Linking channels (bot.linking): codes, own-contact shares and "link" are
+            # answered here and never reach the flows; a merge changes this customer's
+            # state, so it is read again, and the open question is asked again.
+            state = await self._state(row.customer_id)
+            linked = await self.linker.before_turn(row, inbound, state)
+            if linked is not None:
+                self.forget(row.customer_id)
+                state = await self._state(row.customer_id)
+                await self._reply_only(
+                    row, inbound, state, flags, linked + self.linker.continue_prompts(state)
+                )
+                return
         for _ in range(_ROUTING_RETRIES):
             state = await self._state(row.customer_id)
             if await self._turn(row, inbound, state, flags):
@@ -140,9 +157,20 @@ class TurnHandler:
             self._remember(state)
             self._committed(state, state.status)
             return True
+        # Linking channels: a linked customer who switched channel mid-question hears once
+        # where the conversation picks up (bot.linking).
+        switched = (
+            await self.linker.switched(row.customer_id, inbound.channel, state)
+            if self.linker is not None
+            else None
+        )
         outcome = await run_turn(
             self._app, state, turn.inbound_payload or {}, channel=inbound.channel
         )
+        if switched is not None and state.status not in _PEOPLE:
+            outcome.replies.insert(
+                0, Prompt(f"Picking up where we left off on {channel_name(switched)}.")
+            )
         reachable = not (flags.get("opted_out") or flags.get("unreachable"))
         turn.replies = [
             ReplyWrite(
@@ -197,6 +225,42 @@ class TurnHandler:
     def _committed(self, state: CustomerState, before: str) -> None:
         if self.routing is not None and (before in _PEOPLE or state.status != before):
             self.routing.committed(state.customer_id, before, state.status)
+
+    async def _reply_only(
+        self,
+        row: Accepted,
+        inbound: Inbound,
+        state: CustomerState,
+        flags: dict[str, bool],
+        prompts: list[Prompt],
+    ) -> None:
+        # A turn that records the message and answers it; no flow runs (bot.linking).
+        reachable = not (flags.get("opted_out") or flags.get("unreachable"))
+        turn = TurnWrite(
+            inbox_id=row.inbox_id,
+            customer_id=row.customer_id,
+            conversation_id=state.conversation_id,
+            identity_id=row.identity_id,
+            channel=inbound.channel,
+            inbound_text=inbound.text,
+            inbound_payload=answer_of(inbound),
+            inbound_platform_id=inbound.message_id,
+            active_run_id=state.active_run_id,
+            replies=[
+                ReplyWrite(
+                    inbound.channel,
+                    row.identity_id,
+                    inbound.identity,
+                    inbound.route,
+                    p.text,
+                    p.to_json(),
+                    send=reachable,
+                )
+                for p in prompts
+            ],
+        )
+        self._outbox.enqueue(await self._store.commit_turn(turn))
+        self._remember(state)
 
     async def give_up(self, row: Accepted) -> None:
         """Mark a row that keeps failing as handled, with an apology, so the line moves on."""

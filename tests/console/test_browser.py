@@ -160,6 +160,8 @@ async def test_an_agent_takes_a_customer_from_the_queue_to_resolved(database_url
         await customer.sms_reply()
         await link_sms_to_telegram(baton)
         await customer.by_sms("1234 5678")
+        # A linked customer switching channel mid-question hears it once (bot.linking).
+        assert await customer.sms_reply() == "Picking up where we left off on Telegram."
         assert (await customer.sms_reply()).startswith("Order 12345678 is delivered.")
         await customer.by_sms("2")  # "Talk to a person"
         assert await customer.sms_reply() == TEXTS.human_waiting

@@ -67,7 +67,7 @@ async def test_baton_migrate_from_0001_to_0002(database_url: str) -> None:
     store = await open_store(database_url)
     try:
         await store._runner.run(_at_0001_with_a_waiting_customer)
-        assert await store.schema_status() == ("0001", "0002")
+        assert await store.schema_status() == ("0001", _schema.head())  # later revisions too
     finally:
         await store.close()
 
@@ -75,14 +75,14 @@ async def test_baton_migrate_from_0001_to_0002(database_url: str) -> None:
 
     store = await open_store(database_url)
     try:
-        assert await store.schema_status() == ("0002", "0002")
+        assert await store.schema_status() == (_schema.head(), _schema.head())
         tables = set(await store._runner.run(lambda c: inspect(c).get_table_names()))
         queue = await ConsoleStore(store).open_handoffs()
         await store._runner.run(lambda c: command.downgrade(_schema.config(c), "0001"))
         after_downgrade = set(await store._runner.run(lambda c: inspect(c).get_table_names()))
     finally:
         await store.close()
-    assert (code, out.strip()) == (0, "baton: migrated 0001 -> 0002")
+    assert (code, out.strip()) == (0, f"baton: migrated 0001 -> {_schema.head()}")
     assert tables >= CONSOLE_TABLES
     assert [(h["status"], h["reason"]) for h in queue] == [
         ("waiting", "customer asked for a person")

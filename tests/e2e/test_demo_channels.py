@@ -27,7 +27,8 @@ HELP = (
     "or 'agent' to talk to a person.\n"
     "- Check the status of an order ('where is my order')\n"
     "- Opening hours, returns and shipping\n"
-    "- Remember your preferences (language, when to contact you)"
+    "- Remember your preferences (language, when to contact you)\n"
+    "- Link your chats on Telegram, SMS and Slack into one ('link')"
 )
 
 

@@ -1,0 +1,7 @@
+"""Built-in flows a bot can add to its `App`: `link_channels` ("link my channels")."""
+
+from __future__ import annotations
+
+from dialogs.builtin.link_channels import LINK_CODES, link_channels
+
+__all__ = ["LINK_CODES", "link_channels"]

@@ -1,0 +1,721 @@
+"""SQL for one customer across channels: linking codes, phone proofs, merges and unlinks.
+Part of the storage layer, like `storage.store` and `storage.console`.
+
+Linking happens only on proof:
+
+- a Telegram contact share of the sender's own contact proves an E.164 number for that
+  Telegram identity (`prove_phone`); the SMS identity of that number joins the customer, now
+  or when the number first texts in (`Store.new_identity_owner`);
+- a one-time code (`new_code` / `redeem`): ten digits shown as "12345-67890", valid ten
+  minutes, single use. The first five digits select the code, the last five verify it. Only
+  HMAC-SHA256 digests of both are stored, keyed with a random per-install secret kept in
+  `install_secrets`; the verifier digest is compared with `hmac.compare_digest`. Wrong codes
+  are limited per identity (5 in 10 minutes, then a 15 minute cool-down, even for right
+  codes) and per code (5 wrong verifiers and the code is burned), and every failure gives the
+  same result whether a code exists or not;
+- an agent or admin (`link`, `unlink`).
+
+Linking merges two customers (`_merge`): every row of the other customer is re-pointed and the
+ids that moved are written to the append-only `merge_log`, which `unlink` reads to move them
+back. Writes go through the store's group commit; each runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.store import Store
+from storage.tables import metadata
+
+__all__ = [
+    "CODE_TTL",
+    "Linking",
+    "Merged",
+    "Redeemed",
+    "Unlinked",
+    "parse_code",
+]
+
+CODE_TTL = 600.0
+"""Seconds a linking code stays valid."""
+MAX_FAILURES = 5
+"""Wrong codes per identity per window, and wrong verifiers per code."""
+FAILURE_WINDOW = 600.0
+COOL_DOWN = 900.0
+SMS_CHANNEL = "twilio"
+PROOF_FRESH = 30 * 86400.0
+"""A number texting in for the first time joins the customer that proved it only if the proof
+is younger than this (numbers are recycled: an old proof may name the previous owner)."""
+
+_customers: Table = metadata.tables["customers"]
+_identities: Table = metadata.tables["identities"]
+_conversations: Table = metadata.tables["conversations"]
+_runs: Table = metadata.tables["flow_runs"]
+_codes: Table = metadata.tables["link_codes"]
+_throttle: Table = metadata.tables["link_throttle"]
+_proofs: Table = metadata.tables["phone_proofs"]
+_log: Table = metadata.tables["merge_log"]
+_secrets: Table = metadata.tables["install_secrets"]
+
+# Every table with a customer_id column whose rows move in a merge (flow_journal follows its
+# run; customers' own row is merged field by field).
+_MOVED = (
+    "identities",
+    "conversations",
+    "messages",
+    "inbox",
+    "outbox",
+    "flow_runs",
+    "handoffs",
+    "handoff_events",
+    "agent_notes",
+    "link_codes",
+)
+_OPEN = ("waiting", "agent")
+
+_CODE = re.compile(r"^\s*(?:link\s*:?\s*)?(\d{5})[-\s](\d{5})\s*$", re.IGNORECASE)
+_START = re.compile(r"^link[-_](\d{5})(\d{5})$")
+
+
+def parse_code(text: str | None, *, start_payload: str | None = None) -> str | None:
+    """The ten digits of a linking code in a message ("12345-67890", "link 12345 67890") or
+    a Telegram `/start link-1234567890` payload; None when the message is not code-shaped."""
+    if start_payload:
+        m = _START.match(start_payload.strip())
+        if m:
+            return m.group(1) + m.group(2)
+    if text:
+        m = _CODE.match(text)
+        if m:
+            return m.group(1) + m.group(2)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """Two customers became one: `other` was merged into `keep`."""
+
+    keep: int
+    other: int
+    log_id: int
+    moved: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """The outcome of a code: "linked", "already" (same customer), "invalid" or "throttled".
+    "invalid" is the same for an unknown, expired, used or mistyped code."""
+
+    status: str
+    merged: Merged | None = None
+    code_channel: str | None = None
+    """The channel the code was asked for on (for "linked" and "already")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """An identity left `customer_id` for `new_customer_id` (restored or created)."""
+
+    customer_id: int
+    new_customer_id: int
+    log_id: int
+    moved: dict[str, Any]
+
+
+def _each(conn: Connection, ops: Sequence[Callable[[Connection], Any]]) -> list[Any]:
+    return [op(conn) for op in ops]
+
+
+class Linking:
+    """Linking and unlinking of identities, next to a `Store`. Creating it makes the store
+    attach a newly seen SMS number to the customer that proved it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._runner = store._runner
+        self._batch = store._batch
+        self._secret: bytes | None = None
+        store.new_identity_owner = self._proven_owner
+
+    async def _run(self, op: Callable[[Connection], Any]) -> Any:
+        return await self._batch.submit(_each, op)
+
+    # -- codes -----------------------------------------------------------------------------
+
+    def _key(self, conn: Connection) -> bytes:
+        if self._secret is None:
+            row = conn.execute(
+                select(_secrets.c.value).where(_secrets.c.name == "link_codes")
+            ).first()
+            if row is None:
+                value = secrets.token_hex(32)
+                # Two processes may race here; the primary key keeps one and both re-read it.
+                ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                conn.execute(
+                    ins(_secrets).on_conflict_do_nothing(index_elements=["name"]),
+                    {"name": "link_codes", "value": value, "created_at": time.time()},
+                )
+                row = conn.execute(
+                    select(_secrets.c.value).where(_secrets.c.name == "link_codes")
+                ).one()
+            self._secret = bytes.fromhex(str(row[0]))
+        return self._secret
+
+    def _digest(self, conn: Connection, kind: str, value: str) -> str:
+        return hmac.new(self._key(conn), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    async def new_code(self, customer_id: int, identity_id: int) -> str:
+        """A fresh code "12345-67890" for this identity's customer, valid `CODE_TTL`."""
+
+        def write(conn: Connection) -> str:
+            now = time.time()
+            for _ in range(50):
+                selector = f"{secrets.randbelow(100_000):05d}"
+                sel_hash = self._digest(conn, "selector", selector)
+                taken = conn.execute(
+                    select(_codes.c.id).where(
+                        _codes.c.selector_hash == sel_hash,
+                        _codes.c.used_at.is_(None),
+                        _codes.c.expires_at > now,
+                    )
+                ).first()
+                if taken is None:
+                    break
+            else:  # pragma: no cover - 100k open codes at once
+                raise RuntimeError("too many open linking codes")
+            code = selector + f"{secrets.randbelow(100_000):05d}"
+            conn.execute(
+                insert(_codes),
+                {
+                    "selector_hash": sel_hash,
+                    "code_hash": self._digest(conn, "code", code),
+                    "customer_id": customer_id,
+                    "identity_id": identity_id,
+                    "created_at": now,
+                    "expires_at": now + CODE_TTL,
+                    "failures": 0,
+                },
+            )
+            return f"{code[:5]}-{code[5:]}"
+
+        result: str = await self._run(write)
+        return result
+
+    async def redeem(
+        self, code: str, customer_id: int, identity_id: int, *, proof: str = "code"
+    ) -> Redeemed:
+        """Try a code (ten digits) sent by `identity_id`; on success the code's customer is
+        merged into `customer_id` (the customer writing now keeps its line)."""
+
+        def write(conn: Connection) -> Redeemed:
+            now = time.time()
+            throttle = conn.execute(
+                select(
+                    _throttle.c.failures, _throttle.c.window_start, _throttle.c.locked_until
+                ).where(_throttle.c.identity_id == identity_id)
+            ).first()
+            if throttle is not None and (throttle[2] or 0) > now:
+                return Redeemed("throttled")
+            digits = re.sub(r"\D", "", code)
+            sel_hash = self._digest(conn, "selector", digits[:5])
+            code_hash = self._digest(conn, "code", digits)
+            row = conn.execute(
+                select(_codes.c.id, _codes.c.code_hash, _codes.c.identity_id, _codes.c.failures)
+                .where(
+                    _codes.c.selector_hash == sel_hash,
+                    _codes.c.used_at.is_(None),
+                    _codes.c.expires_at > now,
+                )
+                .order_by(_codes.c.id.desc())
+                .limit(1)
+            ).first()
+            # Always compare, so a missing code costs what a wrong one does.
+            stored = str(row[1]) if row is not None else "0" * 64
+            if row is None or not hmac.compare_digest(stored, code_hash):
+                if row is not None:
+                    failures = int(row[3]) + 1
+                    conn.execute(
+                        update(_codes)
+                        .where(_codes.c.id == row[0])
+                        .values(
+                            failures=failures,
+                            used_at=now if failures >= MAX_FAILURES else None,  # burned
+                        )
+                    )
+                self._fail(conn, identity_id, throttle, now)
+                return Redeemed("invalid")
+            conn.execute(
+                update(_codes)
+                .where(_codes.c.id == row[0])
+                .values(used_at=now, used_by=identity_id)
+            )
+            source = conn.execute(
+                select(_identities.c.customer_id, _identities.c.channel).where(
+                    _identities.c.id == row[2]
+                )
+            ).one()
+            if int(source[0]) == customer_id:
+                return Redeemed("already", code_channel=str(source[1]))
+            merged = self._merge(
+                conn, customer_id, int(source[0]), proof=proof, actor=None, now=now
+            )
+            return Redeemed("linked", merged, str(source[1]))
+
+        result: Redeemed = await self._run(write)
+        return result
+
+    def _fail(self, conn: Connection, identity_id: int, throttle: Any, now: float) -> None:
+        if throttle is None:
+            conn.execute(
+                insert(_throttle),
+                {"identity_id": identity_id, "failures": 1, "window_start": now},
+            )
+            return
+        failures, start = int(throttle[0]), float(throttle[1])
+        if now - start > FAILURE_WINDOW:
+            failures, start = 0, now
+        failures += 1
+        conn.execute(
+            update(_throttle)
+            .where(_throttle.c.identity_id == identity_id)
+            .values(
+                failures=0 if failures >= MAX_FAILURES else failures,
+                window_start=now if failures >= MAX_FAILURES else start,
+                locked_until=now + COOL_DOWN if failures >= MAX_FAILURES else None,
+            )
+        )
+
+    # -- phone proofs ----------------------------------------------------------------------
+
+    async def prove_phone(self, identity_id: int, phone: str) -> Merged | None:
+        """Record that `identity_id` proved `phone` (E.164) is its own; merge the customer of
+        that number's SMS identity into this identity's customer, if there is one."""
+
+        def write(conn: Connection) -> Merged | None:
+            now = time.time()
+            found = conn.execute(select(_proofs.c.id).where(_proofs.c.phone == phone)).first()
+            if found is None:
+                conn.execute(
+                    insert(_proofs),
+                    {"phone": phone, "identity_id": identity_id, "created_at": now},
+                )
+            else:  # the newest proof wins (numbers are recycled)
+                conn.execute(
+                    update(_proofs)
+                    .where(_proofs.c.id == found[0])
+                    .values(identity_id=identity_id, created_at=now)
+                )
+            keep = conn.execute(
+                select(_identities.c.customer_id).where(_identities.c.id == identity_id)
+            ).scalar_one()
+            sms = conn.execute(
+                select(_identities.c.customer_id).where(
+                    _identities.c.channel == SMS_CHANNEL, _identities.c.external_id == phone
+                )
+            ).first()
+            if sms is None or int(sms[0]) == int(keep):
+                return None
+            # A number proves only itself: if its customer is also reachable elsewhere (say,
+            # an earlier owner of a recycled number linked their own Telegram), the proof does
+            # not bring those channels along; linking them takes a code from one of them.
+            others = conn.execute(
+                select(_identities.c.id)
+                .where(_identities.c.customer_id == sms[0], _identities.c.channel != SMS_CHANNEL)
+                .limit(1)
+            ).first()
+            if others is not None:
+                return None
+            return self._merge(
+                conn, int(keep), int(sms[0]), proof="contact_share", actor=None, now=now
+            )
+
+        result: Merged | None = await self._run(write)
+        return result
+
+    def _proven_owner(
+        self, conn: Connection, channel: str, external_id: str, now: float
+    ) -> int | None:
+        # Store.new_identity_owner: an SMS number seen for the first time joins the customer
+        # whose identity proved it.
+        if channel != SMS_CHANNEL:
+            return None
+        row = conn.execute(
+            select(_identities.c.customer_id)
+            .join(_proofs, _proofs.c.identity_id == _identities.c.id)
+            .where(_proofs.c.phone == external_id, _proofs.c.created_at > now - PROOF_FRESH)
+        ).first()
+        if row is None:
+            return None
+        customer_id = int(row[0])
+        conn.execute(
+            insert(_log),
+            {
+                "kind": "join",
+                "customer_id": customer_id,
+                "other_customer_id": customer_id,
+                "proof": "phone_proof",
+                "actor": None,
+                "moved": {"channel": channel, "external_id": external_id},
+                "created_at": now,
+            },
+        )
+        return customer_id
+
+    # -- agents and admins -----------------------------------------------------------------
+
+    async def link(self, identity_a: int, identity_b: int, *, actor: str) -> Merged | None:
+        """Link two identities (an agent or admin vouches); the customer of `identity_a`
+        keeps its id. None when they already belong to one customer."""
+
+        def write(conn: Connection) -> Merged | None:
+            rows = dict(
+                conn.execute(
+                    select(_identities.c.id, _identities.c.customer_id).where(
+                        _identities.c.id.in_([identity_a, identity_b])
+                    )
+                ).all()
+            )
+            if len(rows) != 2 and identity_a != identity_b:
+                raise LookupError("unknown identity")
+            keep, other = int(rows[identity_a]), int(rows[identity_b])
+            if keep == other:
+                return None
+            return self._merge(conn, keep, other, proof="admin", actor=actor, now=time.time())
+
+        result: Merged | None = await self._run(write)
+        return result
+
+    async def unlink(self, identity_id: int, *, actor: str) -> Unlinked | None:
+        """Give an identity its own customer again, moving back what it brought and what
+        it wrote since; None when it is its customer's only identity."""
+
+        def write(conn: Connection) -> Unlinked | None:
+            return self._unlink(conn, identity_id, actor, time.time())
+
+        result: Unlinked | None = await self._run(write)
+        return result
+
+    async def sweep(self, other: int, keep: int) -> Merged | None:
+        """Move to `keep` what a turn of `other` wrote after `other` was merged into it (a
+        turn that was already running when the merge happened); None when nothing was left."""
+
+        def write(conn: Connection) -> Merged | None:
+            for name in _MOVED:
+                table = metadata.tables[name]
+                if conn.execute(
+                    select(table.c.id).where(table.c.customer_id == other).limit(1)
+                ).first():
+                    return self._merge(
+                        conn, keep, other, proof="sweep", actor=None, now=time.time()
+                    )
+            return None
+
+        result: Merged | None = await self._run(write)
+        return result
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def merge_log(self, customer_id: int) -> list[dict[str, Any]]:
+        """Merge-log entries of this customer and of the customers merged into it (and so
+        on), oldest first."""
+
+        def read(conn: Connection) -> list[dict[str, Any]]:
+            ids, todo = {customer_id}, [customer_id]
+            while todo:
+                merged_in = conn.execute(
+                    select(_log.c.other_customer_id).where(
+                        _log.c.customer_id == todo.pop(), _log.c.kind == "merge"
+                    )
+                ).scalars()
+                for other in merged_in:
+                    if other not in ids:
+                        ids.add(other)
+                        todo.append(other)
+            q = (
+                select(_log)
+                .where(_log.c.customer_id.in_(ids) | _log.c.other_customer_id.in_(ids))
+                .order_by(_log.c.id)
+            )
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+        result: list[dict[str, Any]] = await self._runner.run(read)
+        return result
+
+    async def identities(self, customer_id: int) -> list[dict[str, Any]]:
+        """The customer's identities (id, channel, external_id, route, last_seen_at)."""
+
+        def read(conn: Connection) -> list[dict[str, Any]]:
+            q = (
+                select(
+                    _identities.c.id,
+                    _identities.c.channel,
+                    _identities.c.external_id,
+                    _identities.c.route,
+                    _identities.c.last_seen_at,
+                )
+                .where(_identities.c.customer_id == customer_id)
+                .order_by(_identities.c.id)
+            )
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+        result: list[dict[str, Any]] = await self._runner.run(read)
+        return result
+
+    async def last_channel(self, customer_id: int) -> str | None:
+        """The channel the customer last wrote from (its last identity's), if known."""
+
+        def read(conn: Connection) -> str | None:
+            return conn.execute(
+                select(_identities.c.channel)
+                .join(_customers, _customers.c.last_identity_id == _identities.c.id)
+                .where(_customers.c.id == customer_id)
+            ).scalar_one_or_none()
+
+        result: str | None = await self._runner.run(read)
+        return result
+
+    # -- merge and unlink ------------------------------------------------------------------
+
+    def _customer(self, conn: Connection, customer_id: int) -> dict[str, Any]:
+        q = select(_customers).where(_customers.c.id == customer_id)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return dict(conn.execute(q).mappings().one())
+
+    def _merge(
+        self, conn: Connection, keep: int, other: int, *, proof: str, actor: str | None, now: float
+    ) -> Merged:
+        first, second = sorted((keep, other))  # lock in id order
+        rows = {first: self._customer(conn, first), second: self._customer(conn, second)}
+        k, o = rows[keep], rows[other]
+        moved: dict[str, Any] = {}
+        for name in _MOVED:
+            table = metadata.tables[name]
+            ids = list(
+                conn.execute(select(table.c.id).where(table.c.customer_id == other)).scalars()
+            )
+            if ids:
+                conn.execute(
+                    update(table).where(table.c.customer_id == other).values(customer_id=keep)
+                )
+            moved[name] = ids
+        # Memory: the more recently active customer's value wins a conflict; the others are
+        # recorded here.
+        newer, older = (k, o) if k["last_seen_at"] >= o["last_seen_at"] else (o, k)
+        memory = dict(older["memory"] or {}) | dict(newer["memory"] or {})
+        conflicts = {
+            key: value
+            for key, value in (older["memory"] or {}).items()
+            if key in (newer["memory"] or {}) and newer["memory"][key] != value
+        }
+        # The most recently active flow is kept; the other one ends as "merged".
+        run = newer["active_run_id"] or older["active_run_id"]
+        superseded = older["active_run_id"] if newer["active_run_id"] else None
+        if superseded:
+            conn.execute(
+                update(_runs).where(_runs.c.id == superseded).values(status="merged", ended_at=now)
+            )
+        # An open handoff is kept: the conversation with people involved stays the current one.
+        statuses = dict(
+            conn.execute(
+                select(_conversations.c.id, _conversations.c.status).where(
+                    _conversations.c.id.in_([k["conversation_id"], o["conversation_id"]])
+                )
+            ).all()
+        )
+        conversation = k["conversation_id"]
+        if statuses.get(conversation) not in _OPEN and statuses.get(o["conversation_id"]) in _OPEN:
+            conversation = o["conversation_id"]
+        moved["customer"] = {
+            "keep": {
+                "memory": k["memory"],
+                "active_run_id": k["active_run_id"],
+                "conversation_id": k["conversation_id"],
+                "last_identity_id": k["last_identity_id"],
+            },
+            "other": {
+                "memory": o["memory"],
+                "active_run_id": o["active_run_id"],
+                "conversation_id": o["conversation_id"],
+                "last_identity_id": o["last_identity_id"],
+            },
+            "memory_conflicts": conflicts,
+            "superseded_run": superseded,
+        }
+        conn.execute(
+            update(_customers)
+            .where(_customers.c.id == keep)
+            .values(
+                memory=memory,
+                active_run_id=run,
+                conversation_id=conversation,
+                last_seen_at=max(k["last_seen_at"], o["last_seen_at"]),
+                last_identity_id=newer["last_identity_id"],
+            )
+        )
+        conn.execute(
+            update(_customers)
+            .where(_customers.c.id == other)
+            .values(memory={}, active_run_id=None, last_identity_id=None)
+        )
+        log_id = int(
+            conn.execute(
+                insert(_log).returning(_log.c.id),
+                {
+                    "kind": "merge",
+                    "customer_id": keep,
+                    "other_customer_id": other,
+                    "proof": proof,
+                    "actor": actor,
+                    "moved": moved,
+                    "created_at": now,
+                },
+            ).scalar_one()
+        )
+        self._store.forget_identities((keep, other))
+        return Merged(keep, other, log_id, moved)
+
+    def _unlink(
+        self, conn: Connection, identity_id: int, actor: str, now: float
+    ) -> Unlinked | None:
+        customer_id = conn.execute(
+            select(_identities.c.customer_id).where(_identities.c.id == identity_id)
+        ).scalar_one_or_none()
+        if customer_id is None:
+            raise LookupError("unknown identity")
+        count = conn.execute(
+            select(_identities.c.id).where(_identities.c.customer_id == customer_id)
+        ).all()
+        if len(count) < 2:
+            return None
+        k = self._customer(conn, customer_id)
+        # The newest merge into this customer that brought this identity, if any.
+        entry: dict[str, Any] | None = None
+        for row in conn.execute(
+            select(_log)
+            .where(_log.c.customer_id == customer_id, _log.c.kind == "merge")
+            .order_by(_log.c.id.desc())
+        ).mappings():
+            if identity_id in (row["moved"].get("identities") or []):
+                entry = dict(row)
+                break
+        brought: dict[str, list[Any]] = {}
+        restored_customer: dict[str, Any] = {}
+        target: int | None = None
+        if entry is not None:
+            moved = entry["moved"]
+            # What came with the identity goes back only if it came alone.
+            if list(moved.get("identities") or []) == [identity_id]:
+                brought = {name: list(moved.get(name) or []) for name in _MOVED}
+                restored_customer = moved["customer"]["other"]
+            other = int(entry["other_customer_id"])
+            empty = conn.execute(
+                select(_identities.c.id).where(_identities.c.customer_id == other).limit(1)
+            ).first()
+            if empty is None:
+                target = other
+        if target is None:
+            target = Store._new_customer(self._store, conn, now)
+            restored_customer = {}
+        back: dict[str, Any] = {}
+        for name in _MOVED:
+            table = metadata.tables[name]
+            ids = set(brought.get(name) or [])
+            if "identity_id" in table.c:  # written by or to the identity, also since the merge
+                ids |= set(
+                    conn.execute(
+                        select(table.c.id).where(
+                            table.c.identity_id == identity_id,
+                            table.c.customer_id == customer_id,
+                        )
+                    ).scalars()
+                )
+            if name == "identities":
+                ids.add(identity_id)
+            ids_list = sorted(ids, key=str)
+            if ids_list:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id.in_(ids_list), table.c.customer_id == customer_id)
+                    .values(customer_id=target)
+                )
+            back[name] = ids_list
+        # Journal rows follow their runs; the active run goes with the identity if it came
+        # with it, and the run it superseded at the merge comes back.
+        values: dict[str, Any] = {"last_identity_id": identity_id, "last_seen_at": now}
+        mine_memory = dict(k["memory"] or {})
+        if restored_customer:
+            values["memory"] = restored_customer.get("memory") or {}
+            if k["active_run_id"] in set(brought.get("flow_runs") or []):
+                values["active_run_id"] = k["active_run_id"]
+                assert entry is not None
+                superseded = entry["moved"]["customer"].get("superseded_run")
+                conn.execute(
+                    update(_customers)
+                    .where(_customers.c.id == customer_id)
+                    .values(active_run_id=superseded)
+                )
+                if superseded:
+                    conn.execute(
+                        update(_runs)
+                        .where(_runs.c.id == superseded)
+                        .values(status="active", ended_at=None)
+                    )
+            old_conversation = restored_customer.get("conversation_id")
+            if old_conversation in set(brought.get("conversations") or []):
+                values["conversation_id"] = old_conversation
+                if k["conversation_id"] == old_conversation:
+                    kept = entry["moved"]["customer"]["keep"]["conversation_id"] if entry else None
+                    conn.execute(
+                        update(_customers)
+                        .where(_customers.c.id == customer_id)
+                        .values(conversation_id=kept)
+                    )
+            # Keys only the leaving customer brought, unchanged since, leave with it.
+            keep_memory = (entry["moved"]["customer"]["keep"]["memory"] if entry else {}) or {}
+            for key, value in (restored_customer.get("memory") or {}).items():
+                if key not in keep_memory and mine_memory.get(key) == value:
+                    mine_memory.pop(key, None)
+            conn.execute(
+                update(_customers).where(_customers.c.id == customer_id).values(memory=mine_memory)
+            )
+        else:
+            values["memory"] = dict(mine_memory)  # a copy: what the customer told us is theirs
+        conn.execute(update(_customers).where(_customers.c.id == target).values(**values))
+        last = conn.execute(
+            select(_identities.c.id)
+            .where(_identities.c.customer_id == customer_id)
+            .order_by(_identities.c.last_seen_at.desc())
+            .limit(1)
+        ).scalar_one()
+        conn.execute(
+            update(_customers)
+            .where(_customers.c.id == customer_id, _customers.c.last_identity_id == identity_id)
+            .values(last_identity_id=last)
+        )
+        log_id = int(
+            conn.execute(
+                insert(_log).returning(_log.c.id),
+                {
+                    "kind": "unlink",
+                    "customer_id": customer_id,
+                    "other_customer_id": target,
+                    "proof": "admin",
+                    "actor": actor,
+                    "moved": back,
+                    "created_at": now,
+                },
+            ).scalar_one()
+        )
+        self._store.forget_identities((customer_id, target))
+        return Unlinked(customer_id, target, log_id, back)
