@@ -96,8 +96,6 @@ async def create_app(
             # Linking channels: codes can be carried as t.me/<bot>?start=link-<code>.
             engine.linker.telegram_bot = getattr(chosen.get("telegram"), "username", None)
             await engine.start()
-            if settings.gc_freeze:
-                _tune_gc()
         except BaseException:
             await console.stop()
             await store.close()
@@ -116,23 +114,6 @@ async def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
-
-
-def _tune_gc() -> None:
-    """Keep the garbage collector off the hot path of a long-running server.
-
-    Everything loaded at start (aiogram's and pydantic's models, SQLAlchemy's tables) is moved
-    out of the collector's reach with `gc.freeze()`, and young collections run less often.
-    Without this, full collections keep rescanning those object graphs, and each one drops
-    pydantic's weakly cached generic models, which are then rebuilt: measured with
-    tests/benchmarks at +30-45% messages/s and half the p99 latency. Reference counting frees
-    ordinary garbage as before; `BATON_GC_FREEZE=false` turns this off.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 async def _index(_: web.Request) -> web.StreamResponse:

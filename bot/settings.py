@@ -47,8 +47,6 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     outbox_base_delay: float = Field(1.0, gt=0, le=3600)
     outbox_max_delay: float = Field(600.0, gt=0, le=86400)
-    gc_freeze: bool = True
-    """After start, freeze what is loaded and collect garbage less often (see bot/app.py)."""
 
     reply_by_minutes: float = Field(30.0, gt=0, le=10080)
     """The first human reply is promised within this many minutes (of business hours)."""
