@@ -264,30 +264,10 @@ class TurnHandler:
 
     async def give_up(self, row: Accepted) -> None:
         """Mark a row that keeps failing as handled, with an apology, so the line moves on."""
-        inbound = Inbound.from_json(row.payload)
         state = await self._store.load_state(row.customer_id)
-        turn = TurnWrite(
-            inbox_id=row.inbox_id,
-            customer_id=row.customer_id,
-            conversation_id=state.conversation_id,
-            identity_id=row.identity_id,
-            channel=inbound.channel,
-            inbound_text=inbound.text,
-            inbound_payload=answer_of(inbound),
-            inbound_platform_id=inbound.message_id,
-            active_run_id=state.active_run_id,
-            replies=[
-                ReplyWrite(
-                    inbound.channel,
-                    row.identity_id,
-                    inbound.identity,
-                    inbound.route,
-                    self._app.texts.apology,
-                    {"text": self._app.texts.apology},
-                )
-            ],
+        await self._reply_only(
+            row, Inbound.from_json(row.payload), state, {}, [Prompt(self._app.texts.apology)]
         )
-        self._outbox.enqueue(await self._store.commit_turn(turn))
 
     def _remember(self, state: CustomerState) -> None:
         self._states[state.customer_id] = state
