@@ -645,33 +645,9 @@ class ConsoleStore:
                     .order_by(_identities.c.id)
                 ).mappings()
             ]
-            handoffs = [
-                dict(r)
-                for r in conn.execute(
-                    select(_handoffs)
-                    .where(_handoffs.c.customer_id == customer_id)
-                    .order_by(_handoffs.c.id.desc())
-                    .limit(50)
-                ).mappings()
-            ]
-            notes = [
-                dict(r)
-                for r in conn.execute(
-                    select(_notes)
-                    .where(_notes.c.customer_id == customer_id)
-                    .order_by(_notes.c.id.desc())
-                    .limit(200)
-                ).mappings()
-            ]
-            events = [
-                dict(r)
-                for r in conn.execute(
-                    select(_events)
-                    .where(_events.c.customer_id == customer_id)
-                    .order_by(_events.c.id.desc())
-                    .limit(200)
-                ).mappings()
-            ]
+            handoffs = _latest(conn, _handoffs, customer_id, 50)
+            notes = _latest(conn, _notes, customer_id, 200)
+            events = _latest(conn, _events, customer_id, 200)
             return {
                 "conversation": conversation,
                 "customer": customer,
@@ -1538,3 +1514,14 @@ def _last_inbound(conn: Connection, customer_ids: Sequence[int]) -> dict[int, Ma
         ).where(_messages.c.id.in_(newest))
     ).mappings()
     return {int(r["customer_id"]): dict(r) for r in rows}
+
+
+def _latest(conn: Connection, table: Table, customer_id: int, limit: int) -> list[dict[str, Any]]:
+    """A customer's newest `limit` rows of `table`, newest first."""
+    q = (
+        select(table)
+        .where(table.c.customer_id == customer_id)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
