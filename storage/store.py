@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import _schema
@@ -40,6 +53,291 @@ _journal: Table = metadata.tables["flow_journal"]
 
 _OUTBOX_CLAIM = 120.0  # seconds a process owns the replies it created before others may send
 
+_SQLITE = sqlite.dialect(paramstyle="named")
+
+
+class _Hot:
+    """A statement the message path runs for every message: built and compiled once.
+
+    On SQLite it runs on the driver's cursor, with the SQL SQLAlchemy compiles for it and the
+    parameters converted by the columns' own types (JSONText, SafeText), so rows are stored
+    exactly as through SQLAlchemy; SQLAlchemy's work per execution (cache lookup, parameter
+    processing, result set-up) costs several times SQLite's own. On PostgreSQL it runs through
+    SQLAlchemy like any statement (one round trip per group, not per row).
+    """
+
+    __slots__ = ("_convert", "_fixed", "sql", "stmt")
+
+    def __init__(self, stmt: Insert | Update, *keys: str) -> None:
+        self.stmt = stmt
+        compiled = stmt.compile(dialect=_SQLITE, column_keys=list(keys))
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            raise ValueError(f"give every column with a default: {compiled.string}")
+        names = compiled.params  # every bound parameter: the caller's (None) and constants
+        if missing := set(keys) - names.keys():
+            raise ValueError(f"{sorted(missing)} are not parameters of {compiled.string}")
+        self.sql = compiled.string
+        convert = {
+            name: proc
+            for name in names
+            if (proc := compiled.binds[name].type.bind_processor(_SQLITE)) is not None
+        }
+        self._fixed = {
+            name: convert[name](value) if name in convert else value
+            for name, value in names.items()
+            if name not in keys
+        }
+        self._convert = tuple((name, proc) for name, proc in convert.items() if name in keys)
+
+    def _params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        params = {**self._fixed, **values}
+        for name, convert in self._convert:
+            params[name] = convert(params[name])
+        return params
+
+    def first(self, conn: Connection, values: Mapping[str, Any]) -> Any:
+        """Run once; the first returned row, or None."""
+        if conn.dialect.name == "sqlite":
+            rows = _driver(conn).execute(self.sql, self._params(values)).fetchall()
+            return rows[0] if rows else None
+        return conn.execute(self.stmt, values).first()
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per parameter set (a statement without RETURNING)."""
+        if not rows:
+            return
+        if conn.dialect.name == "sqlite":
+            _driver(conn).executemany(self.sql, [self._params(r) for r in rows])
+        else:
+            conn.execute(self.stmt, rows)
+
+    def returning(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """An INSERT .. RETURNING (sort_by_parameter_order) per parameter set: one returned
+        row per set, in order."""
+        if not rows:
+            return []
+        if conn.dialect.name == "sqlite":
+            cursor = _driver(conn).cursor()
+            return [cursor.execute(self.sql, self._params(r)).fetchall()[0] for r in rows]
+        return list(conn.execute(self.stmt, rows))
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under `conn` (in the transaction `conn` began)."""
+    return cast(sqlite3.Connection, conn.connection.driver_connection)
+
+
+_MESSAGE_KEYS = (
+    "customer_id",
+    "conversation_id",
+    "direction",
+    "author",
+    "channel",
+    "identity_id",
+    "text",
+    "payload",
+    "platform_message_id",
+    "delivery_status",
+    "error",
+    "created_at",
+)
+_OUTBOX_KEYS = (
+    "customer_id",
+    "message_id",
+    "channel",
+    "identity_id",
+    "external_id",
+    "route",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_by",
+    "claim_until",
+    "created_at",
+)
+_INBOX_KEYS = (
+    "channel",
+    "platform_message_id",
+    "customer_id",
+    "identity_id",
+    "payload",
+    "received_at",
+)
+
+# The statements of every message, built once (SQLAlchemy then never rebuilds their cache key).
+_MARK_DONE = (  # PostgreSQL: one statement per group
+    update(_inbox)
+    .where(_inbox.c.id.in_(bindparam("b_ids", expanding=True)), _inbox.c.processed_at.is_(None))
+    .values(processed_at=bindparam("now"))
+    .returning(_inbox.c.id)
+)
+_MARK_ONE = _Hot(  # SQLite: one cheap statement per row
+    update(_inbox)
+    .where(_inbox.c.id == bindparam("b_id"), _inbox.c.processed_at.is_(None))
+    .values(processed_at=bindparam("now"))
+    .returning(_inbox.c.id),
+    "b_id",
+    "now",
+)
+_INSERT_MESSAGE = _Hot(
+    insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True), *_MESSAGE_KEYS
+)
+_INSERT_OUTBOX = _Hot(
+    insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True), *_OUTBOX_KEYS
+)
+_INSERT_RUN = _Hot(insert(_runs), "id", "customer_id", "flow", "status", "started_at")
+_INSERT_JOURNAL = _Hot(insert(_journal), "run_id", "seq", "kind", "key", "value", "created_at")
+_END_RUN = _Hot(
+    update(_runs)
+    .where(_runs.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), ended_at=bindparam("now")),
+    "b_id",
+    "b_status",
+    "now",
+)
+_TOUCH_CUSTOMER = _Hot(
+    update(_customers)
+    .where(_customers.c.id == bindparam("b_id"))
+    .values(
+        last_seen_at=bindparam("now"),
+        active_run_id=bindparam("b_run"),
+        last_identity_id=bindparam("b_identity"),
+    ),
+    "b_id",
+    "now",
+    "b_run",
+    "b_identity",
+)
+_SET_MEMORY = _Hot(
+    update(_customers)
+    .where(_customers.c.id == bindparam("b_id"))
+    .values(memory=bindparam("b_memory")),
+    "b_id",
+    "b_memory",
+)
+_SET_STATUS = _Hot(
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        status_at=bindparam("now"),
+        handoff_reason=bindparam("b_reason"),
+    ),
+    "b_id",
+    "b_status",
+    "now",
+    "b_reason",
+)
+_SENT_OUTBOX = _Hot(
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("b_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("now"),
+        claimed_by=None,
+        claim_until=None,
+        attempts=_outbox.c.attempts + 1,
+        last_error=None,
+    ),
+    "b_id",
+    "now",
+)
+_SENT_MESSAGE = _Hot(
+    update(_messages)
+    .where(_messages.c.id == bindparam("b_id"))
+    .values(delivery_status="sent", platform_message_id=bindparam("b_pid")),
+    "b_id",
+    "b_pid",
+)
+_IDENTITY = select(_identities.c.id, _identities.c.customer_id).where(
+    _identities.c.channel == bindparam("b_channel"),
+    _identities.c.external_id == bindparam("b_external"),
+)
+_IDENTITY_FLAGS = select(_identities.c.opted_out, _identities.c.unreachable).where(
+    _identities.c.id == bindparam("b_id")
+)
+_STATES = (
+    select(
+        _customers.c.id,
+        _customers.c.memory,
+        _customers.c.conversation_id,
+        _customers.c.active_run_id,
+        _conversations.c.status,
+    )
+    .join(_conversations, _conversations.c.id == _customers.c.conversation_id)
+    .where(_customers.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+_STATE_FLOWS = select(_runs.c.id, _runs.c.flow).where(
+    _runs.c.id.in_(bindparam("b_ids", expanding=True))
+)
+_STATE_JOURNALS = (
+    select(_journal.c.run_id, _journal.c.seq, _journal.c.kind, _journal.c.key, _journal.c.value)
+    .where(_journal.c.run_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(_journal.c.run_id, _journal.c.seq)
+)
+_PENDING_RANKED = (
+    select(
+        _inbox.c.id,
+        _inbox.c.customer_id,
+        _inbox.c.identity_id,
+        _inbox.c.payload,
+        func.row_number()
+        .over(partition_by=_inbox.c.customer_id, order_by=_inbox.c.id)
+        .label("rank"),
+    )
+    .where(
+        _inbox.c.processed_at.is_(None),
+        _inbox.c.customer_id.in_(bindparam("b_ids", expanding=True)),
+    )
+    .subquery()
+)
+_PENDING = (  # the first b_limit unhandled rows of each customer, in id order
+    select(
+        _PENDING_RANKED.c.id,
+        _PENDING_RANKED.c.customer_id,
+        _PENDING_RANKED.c.identity_id,
+        _PENDING_RANKED.c.payload,
+    )
+    .where(_PENDING_RANKED.c.rank <= bindparam("b_limit"))
+    .order_by(_PENDING_RANKED.c.id)
+)
+_LEFT = (
+    select(_inbox.c.id)
+    .where(_inbox.c.customer_id == bindparam("b_id"), _inbox.c.processed_at.is_(None))
+    .limit(1)
+)
+_TAKE_LEASE = (
+    update(_customers)
+    .where(
+        _customers.c.id == bindparam("b_id"),
+        or_(
+            _customers.c.lease_owner.is_(None),
+            _customers.c.lease_owner == bindparam("b_owner"),
+            _customers.c.lease_until < bindparam("now"),
+        ),
+    )
+    .values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+)
+_TAKE_LEASES = (
+    update(_customers)
+    .where(
+        _customers.c.id.in_(bindparam("b_ids", expanding=True)),
+        or_(
+            _customers.c.lease_owner.is_(None),
+            _customers.c.lease_owner == bindparam("b_owner"),
+            _customers.c.lease_until < bindparam("now"),
+        ),
+    )
+    .values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+    .returning(_customers.c.id)
+)
+_GIVE_LEASE = (
+    update(_customers)
+    .where(_customers.c.id == bindparam("b_id"), _customers.c.lease_owner == bindparam("b_owner"))
+    .values(lease_owner=None, lease_until=None)
+)
+
 
 class Store:
     """Async access to Baton's tables. Create with `open_store`."""
@@ -58,10 +356,11 @@ class Store:
         self.new_identity_owner: Callable[[Connection, str, str, float], int | None] | None = None
         self._lock_file: Any = None
         ins = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        self._ins_inbox = (
+        self._ins_inbox = _Hot(
             ins(_inbox)
             .on_conflict_do_nothing(index_elements=["channel", "platform_message_id"])
-            .returning(_inbox.c.id)
+            .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.platform_message_id),
+            *_INBOX_KEYS,
         )
         self._ins_identity = (
             ins(_identities)
@@ -132,43 +431,60 @@ class Store:
         self, conn: Connection, groups: Sequence[list[NewInbound]]
     ) -> list[list[Accepted | None]]:
         now = time.time()
-        out: list[list[Accepted | None]] = []
         seen: dict[tuple[str, str], tuple[int, int]] = {}
+        rows: list[dict[str, Any]] = []
         for items in groups:
-            accepted: list[Accepted | None] = []
             for item in items:
                 key = (item.channel, item.external_id)
                 ids = seen.get(key) or self._identity_cache.get(key)
                 if ids is None:
                     ids = self._resolve_identity(conn, item, now)
                 seen[key] = ids
-                identity_id, customer_id = ids
-                row = conn.execute(
-                    self._ins_inbox,
+                rows.append(
                     {
                         "channel": item.channel,
                         "platform_message_id": item.message_id,
-                        "customer_id": customer_id,
-                        "identity_id": identity_id,
+                        "customer_id": ids[1],
+                        "identity_id": ids[0],
                         "payload": item.payload,
                         "received_at": now,
-                    },
-                ).first()
+                    }
+                )
+        inbox_ids = self._insert_inbox(conn, rows)
+        out: list[list[Accepted | None]] = []
+        at = 0
+        for items in groups:
+            accepted: list[Accepted | None] = []
+            for item in items:
+                inbox_id, row = inbox_ids[at], rows[at]
+                at += 1
                 accepted.append(
                     None
-                    if row is None
-                    else Accepted(row[0], customer_id, identity_id, item.payload)
+                    if inbox_id is None
+                    else Accepted(inbox_id, row["customer_id"], row["identity_id"], item.payload)
                 )
             out.append(accepted)
         return out
 
+    def _insert_inbox(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:
+        """Insert inbox rows in order; each one's id, or None when its (channel, platform
+        message id) was already in the inbox (or earlier in `rows`)."""
+        if not rows:
+            return []
+        if conn.dialect.name == "sqlite":  # a statement per row is cheapest on SQLite
+            return [
+                None if (got := self._ins_inbox.first(conn, row)) is None else int(got[0])
+                for row in rows
+            ]
+        # PostgreSQL: one multi-row statement (one round trip); it returns the new rows only,
+        # in no promised order, so they are matched by key. The first of duplicates wins (the
+        # rows are inserted in order; a later duplicate conflicts and is skipped).
+        new = {(r[1], r[2]): int(r[0]) for r in conn.execute(self._ins_inbox.stmt, rows)}
+        return [new.pop((row["channel"], row["platform_message_id"]), None) for row in rows]
+
     def _resolve_identity(self, conn: Connection, item: NewInbound, now: float) -> tuple[int, int]:
-        row = conn.execute(
-            select(_identities.c.id, _identities.c.customer_id).where(
-                _identities.c.channel == item.channel,
-                _identities.c.external_id == item.external_id,
-            )
-        ).first()
+        key = {"b_channel": item.channel, "b_external": item.external_id}
+        row = conn.execute(_IDENTITY, key).first()
         if row is not None:
             return int(row[0]), int(row[1])
         owner = (
@@ -192,12 +508,7 @@ class Store:
             },
         ).first()
         if got is None:  # another process created it between our select and insert
-            row = conn.execute(
-                select(_identities.c.id, _identities.c.customer_id).where(
-                    _identities.c.channel == item.channel,
-                    _identities.c.external_id == item.external_id,
-                )
-            ).one()
+            row = conn.execute(_IDENTITY, key).one()
             return int(row[0]), int(row[1])
         return int(got[0]), customer_id
 
@@ -310,19 +621,10 @@ class Store:
     def _release_many(self, conn: Connection, customer_ids: Sequence[int]) -> list[bool]:
         out: list[bool] = []
         for customer_id in customer_ids:
-            left = conn.execute(
-                select(_inbox.c.id)
-                .where(_inbox.c.customer_id == customer_id, _inbox.c.processed_at.is_(None))
-                .limit(1)
-            ).first()
-            if left is not None:
+            if conn.execute(_LEFT, {"b_id": customer_id}).first() is not None:
                 out.append(False)
                 continue
-            conn.execute(
-                update(_customers)
-                .where(_customers.c.id == customer_id, _customers.c.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+            conn.execute(_GIVE_LEASE, {"b_id": customer_id, "b_owner": self.owner})
             out.append(True)
         return out
 
@@ -330,14 +632,12 @@ class Store:
         now = time.time()
         done = [t.inbox_id for t in turns if t.inbox_id is not None]
         if done:
-            marked = set(
-                conn.execute(
-                    update(_inbox)
-                    .where(_inbox.c.id.in_(done), _inbox.c.processed_at.is_(None))
-                    .values(processed_at=now)
-                    .returning(_inbox.c.id)
-                ).scalars()
-            )
+            if conn.dialect.name == "sqlite":
+                marked = {
+                    i for i in done if _MARK_ONE.first(conn, {"b_id": i, "now": now}) is not None
+                }
+            else:
+                marked = set(conn.execute(_MARK_DONE, {"b_ids": done, "now": now}).scalars())
             if len(marked) != len(done):
                 raise AlreadyHandled(
                     f"inbox rows {sorted(set(done) - marked)} were already handled"
@@ -382,13 +682,8 @@ class Store:
                 )
                 owners.append((ti, ri))
         message_ids: dict[tuple[int, int], int] = {}
-        if message_rows:
-            result = conn.execute(
-                insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True),
-                message_rows,
-            )
-            for owner, row in zip(owners, result, strict=True):
-                message_ids[owner] = int(row[0])
+        for owner, row in zip(owners, _INSERT_MESSAGE.returning(conn, message_rows), strict=True):
+            message_ids[owner] = int(row[0])
         outbox_rows: list[dict[str, Any]] = []
         outbox_owner: list[int] = []
         for ti, t in enumerate(turns):
@@ -415,10 +710,7 @@ class Store:
                 outbox_owner.append(ti)
         out: list[list[OutboxRow]] = [[] for _ in turns]
         if outbox_rows:
-            result = conn.execute(
-                insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True),
-                outbox_rows,
-            )
+            result = _INSERT_OUTBOX.returning(conn, outbox_rows)
             for ti, values, row in zip(outbox_owner, outbox_rows, result, strict=True):
                 out[ti].append(
                     OutboxRow(
@@ -445,8 +737,7 @@ class Store:
             for t in turns
             for run_id, flow in t.new_runs
         ]
-        if new_runs:
-            conn.execute(insert(_runs), new_runs)
+        _INSERT_RUN.many(conn, new_runs)
         journal = [
             {
                 "run_id": run_id,
@@ -459,28 +750,15 @@ class Store:
             for t in turns
             for run_id, j in t.journal
         ]
-        if journal:
-            conn.execute(insert(_journal), journal)
+        _INSERT_JOURNAL.many(conn, journal)
         ended = [
             {"b_id": run_id, "b_status": status, "now": now}
             for t in turns
             for run_id, status in t.ended_runs
         ]
-        if ended:
-            conn.execute(
-                update(_runs)
-                .where(_runs.c.id == bindparam("b_id"))
-                .values(status=bindparam("b_status"), ended_at=bindparam("now")),
-                ended,
-            )
-        conn.execute(
-            update(_customers)
-            .where(_customers.c.id == bindparam("b_id"))
-            .values(
-                last_seen_at=bindparam("now"),
-                active_run_id=bindparam("b_run"),
-                last_identity_id=bindparam("b_identity"),
-            ),
+        _END_RUN.many(conn, ended)
+        _TOUCH_CUSTOMER.many(
+            conn,
             [
                 {
                     "b_id": t.customer_id,
@@ -491,19 +769,24 @@ class Store:
                 for t in turns
             ],
         )
+        _SET_MEMORY.many(
+            conn,
+            [{"b_id": t.customer_id, "b_memory": t.memory} for t in turns if t.memory is not None],
+        )
+        _SET_STATUS.many(
+            conn,
+            [
+                {
+                    "b_id": t.conversation_id,
+                    "b_status": t.status,
+                    "now": now,
+                    "b_reason": t.handoff_reason,
+                }
+                for t in turns
+                if t.status is not None
+            ],
+        )
         for t in turns:
-            if t.memory is not None:
-                conn.execute(
-                    update(_customers)
-                    .where(_customers.c.id == t.customer_id)
-                    .values(memory=t.memory)
-                )
-            if t.status is not None:
-                conn.execute(
-                    update(_conversations)
-                    .where(_conversations.c.id == t.conversation_id)
-                    .values(status=t.status, status_at=now, handoff_reason=t.handoff_reason)
-                )
             if t.identity_flags and t.identity_id is not None:
                 conn.execute(
                     update(_identities)
@@ -613,11 +896,7 @@ class Store:
         """{"opted_out": ..., "unreachable": ...} of one identity."""
 
         def read(conn: Connection) -> dict[str, bool]:
-            row = conn.execute(
-                select(_identities.c.opted_out, _identities.c.unreachable).where(
-                    _identities.c.id == identity_id
-                )
-            ).one()
+            row = conn.execute(_IDENTITY_FLAGS, {"b_id": identity_id}).one()
             return {"opted_out": bool(row[0]), "unreachable": bool(row[1])}
 
         return await self._runner.run(read)
@@ -629,11 +908,8 @@ class Store:
             return cached
 
         def read(conn: Connection) -> tuple[int, int] | None:
-            row = conn.execute(
-                select(_identities.c.id, _identities.c.customer_id).where(
-                    _identities.c.channel == channel, _identities.c.external_id == external_id
-                )
-            ).first()
+            key = {"b_channel": channel, "b_external": external_id}
+            row = conn.execute(_IDENTITY, key).first()
             return None if row is None else (int(row[0]), int(row[1]))
 
         return await self._runner.run(read)
@@ -701,52 +977,64 @@ class Store:
 
 
 def _read_state(conn: Connection, customer_id: int) -> CustomerState:
-    c = conn.execute(
-        select(
-            _customers.c.memory, _customers.c.conversation_id, _customers.c.active_run_id
-        ).where(_customers.c.id == customer_id)
-    ).one()
-    status = conn.execute(
-        select(_conversations.c.status).where(_conversations.c.id == c[1])
-    ).scalar_one()
-    state = CustomerState(customer_id, int(c[1]), str(status), dict(c[0] or {}), c[2])
-    if state.active_run_id:
-        state.active_flow = conn.execute(
-            select(_runs.c.flow).where(_runs.c.id == state.active_run_id)
-        ).scalar_one_or_none()
-        state.journal = [
-            JournalRow(int(r[0]), str(r[1]), str(r[2]), r[3])
-            for r in conn.execute(
-                select(_journal.c.seq, _journal.c.kind, _journal.c.key, _journal.c.value)
-                .where(_journal.c.run_id == state.active_run_id)
-                .order_by(_journal.c.seq)
-            )
-        ]
-    return state
+    return _read_states(conn, [customer_id])[customer_id]
 
 
-def _read_pending(conn: Connection, customer_id: int, limit: int) -> list[Accepted]:
-    q = (
-        select(_inbox.c.id, _inbox.c.customer_id, _inbox.c.identity_id, _inbox.c.payload)
-        .where(_inbox.c.processed_at.is_(None), _inbox.c.customer_id == customer_id)
-        .order_by(_inbox.c.id)
-        .limit(limit)
-    )
-    return [Accepted(int(r[0]), int(r[1]), int(r[2]), r[3]) for r in conn.execute(q)]
+def _read_states(conn: Connection, customer_ids: Sequence[int]) -> dict[int, CustomerState]:
+    """The state of each customer (a few statements for all of them); KeyError if one is
+    missing."""
+    states = {
+        int(r[0]): CustomerState(int(r[0]), int(r[2]), str(r[4]), dict(r[1] or {}), r[3])
+        for r in conn.execute(_STATES, {"b_ids": list(customer_ids)})
+    }
+    runs: dict[str, list[CustomerState]] = {}
+    for state in states.values():
+        if state.active_run_id:
+            runs.setdefault(state.active_run_id, []).append(state)
+    if runs:
+        for run_id, flow in conn.execute(_STATE_FLOWS, {"b_ids": list(runs)}):
+            for state in runs[run_id]:
+                state.active_flow = flow
+        for r in conn.execute(_STATE_JOURNALS, {"b_ids": list(runs)}):
+            for state in runs[r[0]]:
+                state.journal.append(JournalRow(int(r[1]), str(r[2]), str(r[3]), r[4]))
+    for customer_id in customer_ids:
+        if customer_id not in states:
+            raise KeyError(f"no customer {customer_id}")
+    return states
 
 
 def _claim_many(
     conn: Connection, items: Sequence[tuple[int, str, float, int]]
 ) -> list[Claim | None]:
-    got = _lease_many(
-        conn, [(customer_id, owner, seconds) for customer_id, owner, seconds, _ in items]
-    )
+    # Every claim of the group costs the same few statements (one round trip each on
+    # PostgreSQL): take the leases, read the pending rows, read the states.
+    now = time.time()
+    taken: dict[tuple[str, float], set[int]] = {}
+    for customer_id, owner, seconds, _ in items:
+        taken.setdefault((owner, seconds), set()).add(customer_id)
+    for (owner, seconds), ids in taken.items():  # in order: an earlier owner wins
+        params = {"b_ids": sorted(ids), "b_owner": owner, "now": now, "b_until": now + seconds}
+        taken[(owner, seconds)] = set(conn.execute(_TAKE_LEASES, params).scalars())
+    claimed = [c for c, owner, seconds, _ in items if c in taken[(owner, seconds)]]
+    if not claimed:
+        return [None] * len(items)
+    pending: dict[int, list[Accepted]] = {c: [] for c in claimed}
+    for r in conn.execute(
+        _PENDING, {"b_ids": sorted(set(claimed)), "b_limit": max(i[3] for i in items)}
+    ):
+        pending[int(r[1])].append(Accepted(int(r[0]), int(r[1]), int(r[2]), r[3]))
+    states = _read_states(conn, sorted(set(claimed)))
     out: list[Claim | None] = []
-    for (customer_id, _, _, limit), acquired in zip(items, got, strict=True):
-        if not acquired:
+    given: set[int] = set()
+    for customer_id, owner, seconds, limit in items:
+        if customer_id not in taken[(owner, seconds)]:
             out.append(None)
             continue
-        out.append(Claim(_read_pending(conn, customer_id, limit), _read_state(conn, customer_id)))
+        # The same customer twice in a group: each claim gets its own state object.
+        state = _read_state(conn, customer_id) if customer_id in given else states[customer_id]
+        given.add(customer_id)
+        out.append(Claim(pending[customer_id][:limit], state))
     return out
 
 
@@ -755,24 +1043,12 @@ def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]
     out: list[bool] = []
     for customer_id, owner, seconds in items:
         if seconds is None:
-            conn.execute(
-                update(_customers)
-                .where(_customers.c.id == customer_id, _customers.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+            conn.execute(_GIVE_LEASE, {"b_id": customer_id, "b_owner": owner})
             out.append(True)
             continue
         result = conn.execute(
-            update(_customers)
-            .where(
-                _customers.c.id == customer_id,
-                or_(
-                    _customers.c.lease_owner.is_(None),
-                    _customers.c.lease_owner == owner,
-                    _customers.c.lease_until < now,
-                ),
-            )
-            .values(lease_owner=owner, lease_until=now + seconds)
+            _TAKE_LEASE,
+            {"b_id": customer_id, "b_owner": owner, "now": now, "b_until": now + seconds},
         )
         out.append(bool(result.rowcount))
     return out
@@ -780,29 +1056,15 @@ def _lease_many(conn: Connection, items: Sequence[tuple[int, str, float | None]]
 
 def _sent_many(conn: Connection, items: Sequence[tuple[int, int | None, list[str]]]) -> list[None]:
     now = time.time()
-    conn.execute(
-        update(_outbox)
-        .where(_outbox.c.id == bindparam("b_id"))
-        .values(
-            status="sent",
-            sent_at=bindparam("now"),
-            claimed_by=None,
-            claim_until=None,
-            attempts=_outbox.c.attempts + 1,
-            last_error=None,
-        ),
-        [{"b_id": oid, "now": now} for oid, _, _ in items],
+    _SENT_OUTBOX.many(conn, [{"b_id": oid, "now": now} for oid, _, _ in items])
+    _SENT_MESSAGE.many(
+        conn,
+        [
+            {"b_id": mid, "b_pid": ids[0] if ids else None}
+            for _, mid, ids in items
+            if mid is not None
+        ],
     )
-    with_message = [
-        {"b_id": mid, "b_pid": ids[0] if ids else None} for _, mid, ids in items if mid is not None
-    ]
-    if with_message:
-        conn.execute(
-            update(_messages)
-            .where(_messages.c.id == bindparam("b_id"))
-            .values(delivery_status="sent", platform_message_id=bindparam("b_pid")),
-            with_message,
-        )
     return [None] * len(items)
 
 

@@ -127,3 +127,32 @@ async def test_a_second_engine_on_one_sqlite_file_is_refused(sqlite_url: str) ->
         await reader.close()
     finally:
         await first.close()
+
+
+async def test_a_write_waits_for_another_process_lock_without_stopping_the_loop(
+    sqlite_url: str,
+) -> None:
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    store = await open_store(sqlite_url, engine=True)
+    other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)
+    try:
+        await store.check_schema()
+        other.execute("BEGIN IMMEDIATE")  # e.g. `baton agent add` writing right now
+        first = asyncio.ensure_future(store.accept([NewInbound("web", "m1", "ann", {})]))
+        second = asyncio.ensure_future(store.accept([NewInbound("web", "m2", "bob", {})]))
+        for _ in range(50):
+            await asyncio.sleep(0)  # the event loop keeps running meanwhile
+        assert not first.done()
+        assert not second.done()
+        other.execute("COMMIT")
+        accepted = [*await first, *await second]
+        pending = await store.pending_inbox()
+    finally:
+        other.close()
+        await store.close()
+    assert all(a is not None for a in accepted)
+    assert [p.inbox_id for p in pending] == [a.inbox_id for a in accepted if a is not None]
