@@ -11,7 +11,13 @@ from aiogram.types import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Up
 
 from adapters.base import Inbound, Location
 from adapters.emulators import callback_payload, update_payload, user_payload
-from adapters.telegram import TelegramAdapter, inbound_from_update, normalise_phone, render_prompt
+from adapters.telegram import (
+    TelegramAdapter,
+    inbound_from_update,
+    normalise_phone,
+    plain_text_inbound,
+    render_prompt,
+)
 from dialogs.prompts import Choice, Media, Prompt
 
 TOKEN = "123456:TEST-token"
@@ -391,3 +397,57 @@ def test_bad_secret_characters_and_bad_token_refuse() -> None:
 
 def test_polling_mode_needs_no_secret() -> None:
     assert TelegramAdapter(TOKEN, secret=None, mode="polling").mode == "polling"
+
+
+def _plain(text: str = "hi", **user: Any) -> dict[str, Any]:
+    update = update_payload(7, user_id=42, text=text)
+    update["message"]["from"].update(user)
+    return update
+
+
+def _with(update: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    *parents, last = path.split(".")
+    node = update
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return update
+
+
+PLAIN_UPDATES = [
+    _plain(),
+    _plain("שלום 🙂 <b>&amp;</b>", last_name="Lovelace", username="ada", language_code="nl"),
+    _plain("x" * 4096, is_premium=True, last_name=""),
+    _with(_plain(), "message.chat.username", "ada"),
+]
+NOT_PLAIN_UPDATES = [
+    update_payload(7, user_id=42, text="/start link-123"),
+    update_payload(7, user_id=42, text=" /help"),
+    update_payload(7, user_id=42, text="   "),
+    update_payload(7, user_id=42, text="hi", chat_id=-100),
+    update_payload(7, user_id=42, text="hi", edited=True),
+    update_payload(7, user_id=42, content={"caption": "look", "photo": []}),
+    update_payload(7, user_id=42, text="see https://x.y", content={"entities": []}),
+    callback_payload(8, user_id=42, data="yes"),
+    _with(_plain(), "message.from.is_bot", True),
+    _with(_plain(), "message.from.id", "42"),
+    _with(_plain(), "message.chat.id", 42.0),
+    _with(_plain(), "message.date", "today"),
+    _with(_plain(), "message.text", 5),
+    _with(_plain(), "update_id", True),
+    _with(_plain(), "message.from.first_name", None),
+    _with(_plain(), "message.from.added_to_attachment_menu", True),
+    {**_plain(), "edited_message": _plain()["message"]},
+]
+
+
+@pytest.mark.parametrize("update", PLAIN_UPDATES)
+def test_a_plain_text_update_reads_as_aiogram_reads_it(update: dict[str, Any]) -> None:
+    fast = plain_text_inbound(update)
+    assert fast is not None
+    assert fast == inbound_from_update(Update.model_validate(update), update)
+
+
+@pytest.mark.parametrize("update", NOT_PLAIN_UPDATES)
+def test_any_other_update_is_left_to_aiogram(update: dict[str, Any]) -> None:
+    assert plain_text_inbound(update) is None
