@@ -601,8 +601,11 @@ class Handoffs:
                 await self.tick()
             except Exception:
                 log.exception("looking at the queue failed; trying again")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the event is set, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.tick_every)
+                async with asyncio.timeout(self.config.tick_every):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def tick(self, now: float | None = None) -> None:

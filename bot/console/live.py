@@ -105,8 +105,11 @@ class Hub:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the event is set, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _POLL)
+                async with asyncio.timeout(_POLL):
+                    await self._wake.wait()
             self._wake.clear()
             if not self.clients:
                 continue

@@ -107,10 +107,11 @@ class Outbox:
             attempts += 1
             try:
                 rendered = adapter.render(Prompt.from_json(row.payload))
-                sent = await asyncio.wait_for(
-                    adapter.send(Address(row.channel, row.external_id, row.route), rendered),
-                    self.send_timeout,
-                )
+                # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own.
+                async with asyncio.timeout(self.send_timeout):
+                    sent = await adapter.send(
+                        Address(row.channel, row.external_id, row.route), rendered
+                    )
             except Unreachable as exc:
                 log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
                 flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}

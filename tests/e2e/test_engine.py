@@ -112,6 +112,21 @@ async def test_outbox_retries_transient_errors_and_honours_retry_after(database_
     assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 3)]
 
 
+async def test_a_send_that_never_answers_is_abandoned_and_retried(database_url: str) -> None:
+    channel = ScriptedChannel().then("hang", "ok")
+    async with running_baton(database_url, echo_app, adapters=[channel], **FAST) as baton:
+        baton.engine.outbox.send_timeout = 0.2
+        await baton.engine.receive([message("echo slow platform")])
+        delivered = await channel.wait_delivered(1)
+        await _settled(baton)
+        identity = await baton.store.identity("scripted", "c1")
+        assert identity is not None
+        rows = await baton.store.outbox(identity[1])
+    assert delivered == [("c1", "echo: echo slow platform")]
+    assert channel.attempts == ["echo: echo slow platform"] * 2
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 2)]
+
+
 async def test_a_permanent_failure_is_recorded_and_not_retried(database_url: str) -> None:
     channel = ScriptedChannel().then("permanent")
     async with running_baton(database_url, echo_app, adapters=[channel], **FAST) as baton:
