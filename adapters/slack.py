@@ -139,11 +139,7 @@ class SlackAdapter:
         """
         if self._bolt is not None:
             return
-        session = aiohttp.ClientSession()
-        kwargs: dict[str, Any] = {"token": self._token, "session": session}
-        if self._base_url is not None:
-            kwargs["base_url"] = self._base_url
-        client = AsyncWebClient(**kwargs)
+        session, client = self._web_client()
         where = self._base_url or "https://slack.com/api/"
         try:
             auth = await client.auth_test()
@@ -181,6 +177,22 @@ class SlackAdapter:
         bolt.event(re.compile(".*"))(self._on_event)
         bolt.action(re.compile(".*"))(self._on_action)
         self._session, self._client, self._bolt = session, client, bolt
+
+    def _web_client(self) -> tuple[aiohttp.ClientSession, AsyncWebClient]:
+        session = aiohttp.ClientSession()
+        kwargs: dict[str, Any] = {"token": self._token, "session": session}
+        if self._base_url is not None:
+            kwargs["base_url"] = self._base_url
+        return session, AsyncWebClient(**kwargs)
+
+    async def prepare_send(self) -> None:
+        """Make only the Web API client `send` needs: no auth.test, no bolt app.
+
+        For a process that only sends replies (BATON_SEND_PROCESSES), where `start` would
+        check the token and build the webhook side again.
+        """
+        if self._client is None:
+            self._session, self._client = self._web_client()
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

@@ -12,18 +12,22 @@ from adapters.base import Adapter, DeliveryUpdate, Inbound
 from adapters.web import WebAdapter
 from bot.console import mount_console
 from bot.engine import Engine
+from bot.engine.send_process import SendProcesses, remote_adapters
+from bot.gc_tuning import tune_for_serving
 from bot.settings import Settings
 from dialogs import App
 from storage import Store, open_store
 
 log = logging.getLogger("baton")
 
-__all__ = ["ADAPTERS", "ENGINE", "STORE", "create_app", "load_app"]
+__all__ = ["ADAPTERS", "ENGINE", "SEND_PROCESSES", "STORE", "create_app", "load_app"]
 
 STORE = web.AppKey("store", Store)
 ENGINE = web.AppKey("engine", Engine)
 ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
 SETTINGS = web.AppKey("settings", Settings)
+SEND_PROCESSES = web.AppKey("send_processes", SendProcesses)
+"""The child processes sending replies, when BATON_SEND_PROCESSES is set."""
 
 MAX_BODY = 1024 * 1024
 
@@ -63,11 +67,19 @@ async def create_app(
     settings: Settings, dialogs_app: App, *, adapters: Sequence[Adapter] = ()
 ) -> web.Application:
     """Build the web application. Storage opens and the engine starts on startup."""
-    app = web.Application(client_max_size=MAX_BODY)
-    app[SETTINGS] = settings
     chosen: dict[str, Adapter] = {"web": WebAdapter()}
     for adapter in adapters:
         chosen[adapter.channel] = adapter
+    # BATON_SEND_PROCESSES: pickled now, while the adapters are plain objects (no routes'
+    # sink, no started clients); the children are started with the engine.
+    remote: list[Adapter] = []
+    pickled = b""
+    if settings.send_processes:
+        remote, pickled = remote_adapters(chosen.values())
+        if not remote:
+            log.info("BATON_SEND_PROCESSES is set, but no platform channel is on")
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
     app[ADAPTERS] = chosen
     sink = _Sink(app)
     for adapter in chosen.values():
@@ -78,8 +90,13 @@ async def create_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, engine=True)
+        processes: SendProcesses | None = None
         try:
             await store.check_schema()
+            if remote:
+                processes = SendProcesses(remote, pickled, settings.send_processes)
+                await processes.start()
+                app[SEND_PROCESSES] = processes
             engine = Engine(
                 store,
                 dialogs_app,
@@ -87,6 +104,9 @@ async def create_app(
                 outbox_max_attempts=settings.outbox_max_attempts,
                 outbox_base_delay=settings.outbox_base_delay,
                 outbox_max_delay=settings.outbox_max_delay,
+                send_adapters=(
+                    {a.channel: processes.adapter(a) for a in remote} if processes else None
+                ),
             )
             app[STORE] = store
             app[ENGINE] = engine
@@ -96,8 +116,12 @@ async def create_app(
             # Linking channels: codes can be carried as t.me/<bot>?start=link-<code>.
             engine.linker.telegram_bot = getattr(chosen.get("telegram"), "username", None)
             await engine.start()
+            if settings.gc_freeze:
+                tune_for_serving()
         except BaseException:
             await console.stop()
+            if processes is not None:
+                await processes.close()
             await store.close()
             raise
         try:
@@ -105,6 +129,8 @@ async def create_app(
         finally:
             await console.stop()
             await engine.stop()
+            if processes is not None:
+                await processes.close()  # after the engine: no more sends
             for adapter in chosen.values():
                 try:
                     await adapter.aclose()

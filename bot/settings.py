@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     outbox_base_delay: float = Field(1.0, gt=0, le=3600)
     outbox_max_delay: float = Field(600.0, gt=0, le=86400)
+    gc_freeze: bool = True
+    """After start-up, freeze the objects start-up made and collect young objects less often
+    (`bot.gc_tuning`): full garbage collections otherwise paused every reply in flight."""
+    send_processes: int = Field(0, ge=0, le=16)
+    """Child processes that make the platform calls of replies (Telegram, SMS, Slack); 0 sends
+    from the server process. Busy deployments use a second core this way."""
 
     reply_by_minutes: float = Field(30.0, gt=0, le=10080)
     """The first human reply is promised within this many minutes (of business hours)."""

@@ -158,7 +158,10 @@ async def _serving(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = Settings(database_url=database_url, **settings)  # type: ignore[arg-type]
+        # A test process starts Baton many times: freezing the collector's view of it each
+        # time would keep every earlier test's cyclic garbage alive (see bot.gc_tuning).
+        options = {"gc_freeze": False, **settings}
+        config = Settings(database_url=database_url, **options)  # type: ignore[arg-type]
         web_app = await create_app(config, app, adapters=adapters(base_url))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()

@@ -25,7 +25,11 @@ _MAX_ID = 255
 
 
 class Engine:
-    """Implements the adapters' `Sink`: commits input, then handles it in order."""
+    """Implements the adapters' `Sink`: commits input, then handles it in order.
+
+    `send_adapters` stand in for some channels' adapters in the outbox only (sends made in
+    child processes, `bot.engine.send_process`); routes, start and linking use `adapters`.
+    """
 
     def __init__(
         self,
@@ -38,13 +42,14 @@ class Engine:
         outbox_max_delay: float = 600.0,
         sweep_interval: float = 5.0,
         max_failures: int = 3,
+        send_adapters: Mapping[str, Adapter] | None = None,
     ) -> None:
         self.store = store
         self.app = app
         self.adapters = dict(adapters)
         self.outbox = Outbox(
             store,
-            self.adapters,
+            {**self.adapters, **send_adapters} if send_adapters else self.adapters,
             max_attempts=outbox_max_attempts,
             base_delay=outbox_base_delay,
             max_delay=outbox_max_delay,
