@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import statistics
@@ -54,6 +55,29 @@ def proc_cpu_seconds(pid: int) -> float:
     fields = raw[raw.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / _TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process `pid` and its descendants: the live ones from /proc, and the
+    ones that exited and were reaped (the kernel adds those to the parent's cutime/cstime)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read().decode()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    total = sum(int(x) for x in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return total
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            continue
+        for child in children:
+            with contextlib.suppress(OSError, ValueError):  # it exited meanwhile
+                total += tree_cpu_seconds(int(child))
+    return total
 
 
 def machine_busy_seconds() -> float:

@@ -35,6 +35,7 @@ from tests.benchmarks.common import (
     dialog_turn,
     machine_busy_seconds,
     proc_cpu_seconds,
+    tree_cpu_seconds,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,8 +94,9 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
 
     def cpu(self) -> float:
-        """CPU seconds the server process used so far."""
-        return proc_cpu_seconds(self.pid)
+        """CPU seconds the server process and its child processes used so far (Baton's
+        send processes, with `--send-processes`)."""
+        return tree_cpu_seconds(self.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -92,6 +92,7 @@ class Config:
     profile_messages: int
     wait_quiet: float
     what_if: tuple[str, ...] = ()
+    send_processes: int = 0
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -128,6 +129,8 @@ async def variant_server(
     stop = 600.0 if profile is not None else 30.0
     if v.what_if:
         extra += ["--what-if", ",".join(v.what_if)]
+    if v.kind == "baton" and cfg.send_processes:
+        extra += ["--send-processes", str(cfg.send_processes)]
     if v.kind == "baton" and v.backend == "postgres":
         assert cfg.postgres is not None
         async with (
@@ -442,6 +445,11 @@ async def main_async(cfg: Config) -> int:
             f"WHAT-IF: variants named baton-...+{'+'.join(cfg.what_if)} run Baton modified at "
             "runtime; they are experiments, not Baton as shipped"
         )
+    if cfg.send_processes:
+        print(
+            f"Baton runs with BATON_SEND_PROCESSES={cfg.send_processes}: its platform calls "
+            "are made in child processes, whose CPU counts as the server's"
+        )
     failed = False
 
     names = [v.name for v in variants(cfg)]
@@ -600,12 +608,22 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         metavar="NAMES",
         help="run Baton with runtime experiments (not Baton as shipped): " + ", ".join(WHAT_IF),
     )
+    p.add_argument(
+        "--send-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run Baton with BATON_SEND_PROCESSES=N: platform calls in N child processes "
+        "(their CPU counts as the server's)",
+    )
     a = p.parse_args(argv)
     unknown = {x.strip() for x in a.what_if.split(",") if x.strip()} - set(WHAT_IF)
     if unknown:
         p.error(f"unknown --what-if {sorted(unknown)}; known: {', '.join(WHAT_IF)}")
     if a.customers < a.inflight:
         p.error("--customers must be at least --inflight")
+    if not 0 <= a.send_processes <= 16:
+        p.error("--send-processes must be 0-16")
     if min(a.messages, a.runs, a.inflight) < 1:
         p.error("--messages, --runs and --inflight must be positive")
     return Config(
@@ -627,6 +645,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         profile_messages=a.profile_messages,
         wait_quiet=a.wait_quiet,
         what_if=tuple(x.strip() for x in a.what_if.split(",") if x.strip()),
+        send_processes=a.send_processes,
     )
 
 

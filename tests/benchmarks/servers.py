@@ -53,55 +53,94 @@ def baton_dialogs() -> Any:
     return App(flows=[order])
 
 
-async def baton_app(api_base: str, database_url: str) -> web.Application:
+async def baton_app(api_base: str, database_url: str, send_processes: int = 0) -> web.Application:
     """The real Baton: `create_app` with the Telegram adapter pointed at the emulator."""
     from adapters.telegram import TelegramAdapter
     from bot.app import create_app
     from bot.settings import Settings
 
-    settings = Settings(database_url=database_url, log_level="WARNING")
+    options: dict[str, Any] = {"send_processes": send_processes} if send_processes else {}
+    if "send-process" in _WHAT_IF_ON:
+        options["send_processes"] = 1
+    if "no-gc-freeze" in _WHAT_IF_ON:
+        options["gc_freeze"] = False
+    settings = Settings(database_url=database_url, log_level="WARNING", **options)
     adapter = TelegramAdapter(TOKEN, secret=SECRET, api_base=api_base)
     return await create_app(settings, baton_dialogs(), adapters=[adapter])
 
 
 WHAT_IF = {
-    "pin-aiogram-response": "hold aiogram's Response[Message] (and friends) so pydantic's "
-    "generic-model cache is not emptied by the garbage collector",
-    "pg-pool": "PostgreSQL pool of 20 connections, no overflow (no connection churn)",
-    "gc-freeze": "after imports, gc.freeze() the startup objects and raise the collection "
-    "threshold to 20,000 (implies pin-aiogram-response)",
+    "send-process": "BATON_SEND_PROCESSES=1: replies' platform calls in a child process",
+    "no-gc-freeze": "BATON_GC_FREEZE=false: the collector's defaults, nothing frozen",
+    "batch-report": "no change; the server logs how many operations its group commits held",
+    "gc-report": "no change; the server logs its garbage collections (count, total and "
+    "longest pause per generation) when it stops",
 }
 """Runtime what-if changes to Baton for `--what-if`: experiments, never the default."""
 
-_PINNED: list[Any] = []
+
+class _GcReport:
+    """Pauses of the garbage collector, per generation (`--what-if gc-report`)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.on = False
+
+    def install(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        self.on = True
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self.started)
+
+    def report(self) -> str:
+        return "gc: " + "; ".join(
+            f"gen{g} {len(p)}x total {sum(p) * 1000:.0f} ms max {max(p, default=0) * 1000:.1f} ms"
+            for g, p in self.pauses.items()
+        )
+
+
+_GC = _GcReport()
+_WHAT_IF_ON: list[str] = []
 
 
 def apply_what_if(names: Sequence[str]) -> None:
     """Apply the `WHAT_IF` experiments named, in this server process only."""
-    if "pin-aiogram-response" in names or "gc-freeze" in names:
-        from aiogram.methods.base import Response
-        from aiogram.types import Message, User
+    _WHAT_IF_ON.extend(names)
+    if "gc-report" in names:
+        _GC.install()
+    if "batch-report" in names:
+        _patch_batcher()
 
-        _PINNED.extend([Response[Message], Response[User], Response[bool]])
-    if "pg-pool" in names:
-        from sqlalchemy.ext.asyncio import create_async_engine
 
-        import storage._runner as runner
+_BATCHES: list[int] = []
 
-        def engine(url: Any, **kwargs: Any) -> Any:
-            kwargs.update(pool_size=20, max_overflow=0)
-            return create_async_engine(url, **kwargs)
 
-        vars(runner)["create_async_engine"] = engine
-    if "gc-freeze" in names:
-        import gc
+def _patch_batcher() -> None:
+    """Count the operations each group commit holds (`--what-if batch-report`)."""
+    from storage._batch import Batcher
 
-        import adapters.telegram  # noqa: F401 - imported now so its objects are frozen too
-        import bot.app  # noqa: F401
+    commit = Batcher._commit
 
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
+    async def counted(self: Any, batch: list[Any]) -> None:
+        _BATCHES.append(len(batch))
+        await commit(self, batch)
+
+    Batcher._commit = counted  # type: ignore[method-assign]
+
+
+def _batch_report() -> str:
+    total = sum(_BATCHES)
+    return (
+        f"group commits: {len(_BATCHES)} transactions, {total} operations, "
+        f"{total / max(1, len(_BATCHES)):.2f} per transaction, largest {max(_BATCHES, default=0)}"
+    )
 
 
 # --- the ceiling: bare aiohttp + sqlite3 + one POST -------------------------------------------
@@ -271,36 +310,19 @@ def aiogram_app(api_base: str) -> web.Application:
 
 
 class _Profiles:
-    """pyinstrument on the event-loop thread and, for Baton on SQLite, on its database thread."""
+    """pyinstrument on the event-loop thread, where Baton runs everything, SQLite included."""
 
     def __init__(self, path: str) -> None:
         from pyinstrument import Profiler
 
         self.path = path
         self.main = Profiler(interval=0.0005, async_mode="disabled")
-        self.db: Any = None
-        self.executor: Any = None
 
-    def start_main(self) -> None:
+    def start(self) -> None:
         self.main.start()
 
-    async def start_db(self, app: web.Application) -> None:
-        from pyinstrument import Profiler
-
-        from bot.app import STORE
-
-        store = app.get(STORE)
-        executor = getattr(getattr(store, "_runner", None), "_executor", None)
-        if executor is None:  # PostgreSQL: everything runs on the event-loop thread
-            return
-        self.executor = executor
-        self.db = Profiler(interval=0.0005, async_mode="disabled")
-        await asyncio.get_running_loop().run_in_executor(executor, self.db.start)
-
-    async def stop(self) -> None:
+    def stop(self) -> None:
         self.main.stop()
-        if self.db is not None:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.db.stop)
 
     def write(self) -> None:
         parts = [
@@ -311,13 +333,6 @@ class _Profiles:
             "## Event-loop thread: call tree",
             self.main.output_text(show_all=False),
         ]
-        if self.db is not None:
-            parts += [
-                "## SQLite thread (storage runner): functions by self time",
-                self.db.output_text(flat=True),
-                "## SQLite thread (storage runner): call tree",
-                self.db.output_text(),
-            ]
         Path(self.path).write_text("\n".join(parts))
 
 
@@ -326,7 +341,7 @@ async def serve(kind: str, args: argparse.Namespace) -> None:
     profiles = _Profiles(args.profile) if args.profile else None
     apply_what_if(args.what_if.split(",") if args.what_if else [])
     if kind == "baton":
-        app = await baton_app(args.api_base, args.database_url)
+        app = await baton_app(args.api_base, args.database_url, args.send_processes)
     elif kind == "ceiling":
         app = ceiling_app(args.api_base, args.sqlite_path)
     else:
@@ -341,15 +356,18 @@ async def serve(kind: str, args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if profiles is not None:
-        profiles.start_main()
-        await profiles.start_db(app)
+        profiles.start()
     print(f"READY {port}", flush=True)
     try:
         await stop.wait()
     finally:
         if profiles is not None:
-            await profiles.stop()
+            profiles.stop()
             profiles.write()
+        if _GC.on:
+            print(_GC.report(), file=sys.stderr, flush=True)
+        if "batch-report" in _WHAT_IF_ON:
+            print(_batch_report(), file=sys.stderr, flush=True)
         with contextlib.suppress(Exception):
             await runner.cleanup()
 
@@ -362,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database-url", help="baton: sqlite+aiosqlite:///... or postgresql://")
     parser.add_argument("--sqlite-path", help="ceiling: the SQLite file")
     parser.add_argument("--profile", help="baton: write a pyinstrument profile to this file")
+    parser.add_argument(
+        "--send-processes", type=int, default=0, help="baton: BATON_SEND_PROCESSES"
+    )
     parser.add_argument("--what-if", default="", help="comma-separated: " + ", ".join(WHAT_IF))
     args = parser.parse_args(argv)
     if args.kind == "baton" and not args.database_url:
