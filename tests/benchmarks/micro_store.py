@@ -31,6 +31,7 @@ from storage import (
     TurnWrite,
     open_store,
 )
+from tests.benchmarks.load import fresh_postgres
 
 ASKS = ["What's your name?", "What's your order number?", "Thanks, noted."]
 
@@ -43,25 +44,8 @@ async def sqlite_url() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def postgres_url(base: str) -> AsyncIterator[str]:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    admin_url = url.set(drivername="postgresql").render_as_string(False)
-    name = f"baton_micro_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with fresh_postgres(base) as database:
+        yield database.url
 
 
 class Customer:

@@ -16,15 +16,14 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
-from adapters.base import Address, DeliveryUpdate, Inbound, Rendered
+from adapters.base import Address, DeliveryUpdate, Inbound
 from adapters.emulators import TelegramEmulator, update_payload
-from adapters.errors import RateLimited, SendError, Unreachable
+from adapters.errors import SendError
 from adapters.telegram import PATH, TelegramAdapter
 from adapters.telegram_session import BatonSession
 from dialogs.prompts import Choice, Prompt
@@ -166,39 +165,6 @@ def test_the_json_payload_leaves_out_what_the_form_leaves_out() -> None:
     )
 
     assert session.json_payload(bot, method) == {"chat_id": "@channel", "text": "hi"}
-
-
-# --- errors keep their meaning -------------------------------------------------------------
-
-
-async def test_telegram_refusals_map_as_before(
-    emu: RecordingEmulator, adapter: TelegramAdapter
-) -> None:
-    to = Address("telegram", str(USER))
-    hello = adapter.render(Prompt("hello"))
-
-    emu.fail_next(1, status=429, retry_after=4)
-    with pytest.raises(RateLimited) as limited:
-        await adapter.send(to, hello)
-    emu.fail_next(1, status=503)
-    with pytest.raises(SendError) as unavailable:
-        await adapter.send(to, hello)
-    emu.block(USER)
-    with pytest.raises(Unreachable) as blocked:
-        await adapter.send(to, hello)
-    emu.unblock(USER)
-    with pytest.raises(SendError) as refused:
-        await adapter.send(to, Rendered(({"method": "sendMessage", "params": {"text": " "}},)))
-
-    assert limited.value.retry_after == 4
-    assert (unavailable.value.retryable, unavailable.value.code) == (True, "5xx")
-    assert blocked.value.code == "blocked"
-    assert (type(refused.value), refused.value.retryable, refused.value.code) == (
-        SendError,
-        False,
-        "400",
-    )
-    assert isinstance(refused.value.__cause__, TelegramBadRequest)
 
 
 # --- odd answers: full validation takes over -----------------------------------------------
