@@ -39,6 +39,10 @@ class Accepted:
     customer_id: int
     identity_id: int
     payload: Mapping[str, Any]
+    new_customer: CustomerState | None = None
+    """Set on the first row of a customer that accepting it created: their state, as empty as
+    a turn would read it (so the first turn needs no read), and their one identity has no
+    flags set."""
 
 
 @dataclass(frozen=True, slots=True)

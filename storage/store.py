@@ -7,11 +7,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
     Insert,
+    Select,
     Table,
     Update,
     and_,
@@ -68,11 +70,14 @@ class _Hot:
 
     __slots__ = ("_convert", "_fixed", "sql", "stmt")
 
-    def __init__(self, stmt: Insert | Update, *keys: str) -> None:
+    def __init__(self, stmt: Insert | Update | Select[Any], *keys: str) -> None:
         self.stmt = stmt
         compiled = stmt.compile(dialect=_SQLITE, column_keys=list(keys))
         if compiled.insert_prefetch or compiled.update_prefetch:
             raise ValueError(f"give every column with a default: {compiled.string}")
+        for column in stmt.exported_columns:  # rows come back as the driver gives them
+            if column.type.result_processor(_SQLITE, None) is not None:
+                raise ValueError(f"{column} is converted when read: {compiled.string}")
         names = compiled.params  # every bound parameter: the caller's (None) and constants
         if missing := set(keys) - names.keys():
             raise ValueError(f"{sorted(missing)} are not parameters of {compiled.string}")
@@ -254,6 +259,35 @@ _IDENTITY = select(_identities.c.id, _identities.c.customer_id).where(
     _identities.c.channel == bindparam("b_channel"),
     _identities.c.external_id == bindparam("b_external"),
 )
+_IDENTITY_KEYS = (
+    "channel",
+    "external_id",
+    "customer_id",
+    "route",
+    "display_name",
+    "unreachable",
+    "opted_out",
+    "created_at",
+    "last_seen_at",
+)
+_FIND_IDENTITY = _Hot(_IDENTITY, "b_channel", "b_external")
+_NEW_CUSTOMER = _Hot(
+    insert(_customers).returning(_customers.c.id), "created_at", "last_seen_at", "memory"
+)
+_NEW_CONVERSATION = _Hot(
+    insert(_conversations).returning(_conversations.c.id),
+    "customer_id",
+    "status",
+    "status_at",
+    "created_at",
+)
+_SET_CONVERSATION = _Hot(
+    update(_customers)
+    .where(_customers.c.id == bindparam("b_id"))
+    .values(conversation_id=bindparam("b_conversation")),
+    "b_id",
+    "b_conversation",
+)
 _IDENTITY_FLAGS = select(_identities.c.opted_out, _identities.c.unreachable).where(
     _identities.c.id == bindparam("b_id")
 )
@@ -362,10 +396,11 @@ class Store:
             .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.platform_message_id),
             *_INBOX_KEYS,
         )
-        self._ins_identity = (
+        self._ins_identity = _Hot(
             ins(_identities)
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(_identities.c.id)
+            .returning(_identities.c.id),
+            *_IDENTITY_KEYS,
         )
 
     @property
@@ -418,7 +453,10 @@ class Store:
         epoch = self._identity_epoch
         result: list[Accepted | None] = await self._batch.submit(self._accept_many, list(items))
         if epoch != self._identity_epoch:  # a link or unlink moved identities meanwhile
-            return result
+            return [
+                acc if acc is None or acc.new_customer is None else replace(acc, new_customer=None)
+                for acc in result
+            ]
         for item, acc in zip(items, result, strict=True):
             if acc is not None:
                 self._identity_cache[(item.channel, item.external_id)] = (
@@ -432,13 +470,17 @@ class Store:
     ) -> list[list[Accepted | None]]:
         now = time.time()
         seen: dict[tuple[str, str], tuple[int, int]] = {}
+        made: dict[int, CustomerState] = {}  # customers this transaction created
         rows: list[dict[str, Any]] = []
         for items in groups:
             for item in items:
                 key = (item.channel, item.external_id)
                 ids = seen.get(key) or self._identity_cache.get(key)
                 if ids is None:
-                    ids = self._resolve_identity(conn, item, now)
+                    identity_id, customer_id, new = self._resolve_identity(conn, item, now)
+                    ids = (identity_id, customer_id)
+                    if new is not None:
+                        made[customer_id] = new
                 seen[key] = ids
                 rows.append(
                     {
@@ -461,7 +503,13 @@ class Store:
                 accepted.append(
                     None
                     if inbox_id is None
-                    else Accepted(inbox_id, row["customer_id"], row["identity_id"], item.payload)
+                    else Accepted(
+                        inbox_id,
+                        row["customer_id"],
+                        row["identity_id"],
+                        item.payload,
+                        made.pop(row["customer_id"], None),
+                    )
                 )
             out.append(accepted)
         return out
@@ -482,19 +530,27 @@ class Store:
         new = {(r[1], r[2]): int(r[0]) for r in conn.execute(self._ins_inbox.stmt, rows)}
         return [new.pop((row["channel"], row["platform_message_id"]), None) for row in rows]
 
-    def _resolve_identity(self, conn: Connection, item: NewInbound, now: float) -> tuple[int, int]:
+    def _resolve_identity(
+        self, conn: Connection, item: NewInbound, now: float
+    ) -> tuple[int, int, CustomerState | None]:
+        """(identity id, customer id, the state of the customer if this made it, else None)."""
         key = {"b_channel": item.channel, "b_external": item.external_id}
-        row = conn.execute(_IDENTITY, key).first()
+        row = _FIND_IDENTITY.first(conn, key)
         if row is not None:
-            return int(row[0]), int(row[1])
+            return int(row[0]), int(row[1]), None
         owner = (
             self.new_identity_owner(conn, item.channel, item.external_id, now)
             if self.new_identity_owner is not None
             else None
         )
-        customer_id = owner if owner is not None else self._new_customer(conn, now)
-        got = conn.execute(
-            self._ins_identity,
+        new: CustomerState | None = None
+        if owner is None:
+            new = _create_customer(conn, now)
+            customer_id = new.customer_id
+        else:
+            customer_id = owner
+        got = self._ins_identity.first(
+            conn,
             {
                 "channel": item.channel,
                 "external_id": item.external_id,
@@ -506,31 +562,14 @@ class Store:
                 "created_at": now,
                 "last_seen_at": now,
             },
-        ).first()
+        )
         if got is None:  # another process created it between our select and insert
             row = conn.execute(_IDENTITY, key).one()
-            return int(row[0]), int(row[1])
-        return int(got[0]), customer_id
+            return int(row[0]), int(row[1]), None
+        return int(got[0]), customer_id, new
 
     def _new_customer(self, conn: Connection, now: float) -> int:
-        customer_id = int(
-            conn.execute(
-                insert(_customers).returning(_customers.c.id),
-                {"created_at": now, "last_seen_at": now, "memory": {}},
-            ).scalar_one()
-        )
-        conversation_id = int(
-            conn.execute(
-                insert(_conversations).returning(_conversations.c.id),
-                {"customer_id": customer_id, "status": "bot", "status_at": now, "created_at": now},
-            ).scalar_one()
-        )
-        conn.execute(
-            update(_customers)
-            .where(_customers.c.id == customer_id)
-            .values(conversation_id=conversation_id)
-        )
-        return customer_id
+        return _create_customer(conn, now).customer_id
 
     async def pending_inbox(
         self, *, customer_id: int | None = None, limit: int = 1000
@@ -974,6 +1013,22 @@ class Store:
                 lambda c: c.execute(select(func.count()).select_from(t)).scalar_one()
             )
         )
+
+
+def _create_customer(conn: Connection, now: float) -> CustomerState:
+    """A new customer with a first conversation, in the bot's hands; returned as a turn would
+    read it."""
+    customer_id = int(
+        _NEW_CUSTOMER.first(conn, {"created_at": now, "last_seen_at": now, "memory": {}})[0]
+    )
+    conversation_id = int(
+        _NEW_CONVERSATION.first(
+            conn,
+            {"customer_id": customer_id, "status": "bot", "status_at": now, "created_at": now},
+        )[0]
+    )
+    _SET_CONVERSATION.many(conn, [{"b_id": customer_id, "b_conversation": conversation_id}])
+    return CustomerState(customer_id, conversation_id, "bot", {})
 
 
 def _read_state(conn: Connection, customer_id: int) -> CustomerState:

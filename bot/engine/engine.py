@@ -161,6 +161,8 @@ class Engine:
         accepted = await self.store.accept(items)
         for row in accepted:
             if row is not None:
+                if row.new_customer is not None and self.store.exclusive:
+                    self.turns.prime_new(row.new_customer, row.identity_id)
                 self.lanes.push(row)
         return [row is not None for row in accepted]
 

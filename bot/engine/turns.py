@@ -77,6 +77,14 @@ class TurnHandler:
         """Cache state read when a lane took the customer's lease (several processes)."""
         self._remember(state)
 
+    def prime_new(self, state: CustomerState, identity_id: int) -> None:
+        """Cache the state of a customer the inbox just created, and their identity's flags
+        (none set), so their first turn reads neither (one engine process)."""
+        self._remember(state)
+        self._flags[identity_id] = {"opted_out": False, "unreachable": False}
+        if len(self._flags) > _CACHE_SIZE:
+            self._flags.popitem(last=False)
+
     async def _state(self, customer_id: int) -> CustomerState:
         # With one engine process the cache is always right; with several, lanes prime it
         # when they take a customer's lease and forget it when they give the lease back.

@@ -53,6 +53,32 @@ async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
     assert pending == []
 
 
+async def test_a_new_customers_state_comes_with_their_first_row_as_a_read_gives_it(
+    database_url: str,
+) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        first = await store.accept(
+            [
+                NewInbound("telegram", "1", "7", {"text": "a"}),
+                NewInbound("telegram", "2", "7", {"text": "b"}),
+                NewInbound("twilio", "3", "+31600000000", {"text": "c"}),
+            ]
+        )
+        later = await store.accept([NewInbound("telegram", "4", "7", {"text": "d"})])
+        rows = [a for a in [*first, *later] if a is not None]
+        read = [await store.load_state(row.customer_id) for row in rows]
+        flags = await store.identity_flags(rows[0].identity_id)
+    finally:
+        await store.close()
+    made = [row.new_customer for row in rows]
+    # One state per customer made, on their first row; the rows after it carry none.
+    assert made == [read[0], None, read[2], None]
+    assert read[0].customer_id != read[2].customer_id
+    assert flags == {"opted_out": False, "unreachable": False}
+
+
 async def test_the_inbox_takes_a_platform_message_id_once(database_url: str) -> None:
     store = await open_store(database_url)
     try:
