@@ -325,15 +325,83 @@ class _Profiles:
         self.main.stop()
 
     def write(self) -> None:
+        session = self.main.last_session
+        root = session.root_frame() if session is not None else None
         parts = [
             "# Baton server profile (pyinstrument, wall-clock samples; idle = selector wait)",
             "",
+            "## Event-loop thread: time by area",
+            "",
+            _areas_table(root),
             "## Event-loop thread: functions by self time",
             self.main.output_text(flat=True, show_all=False),
             "## Event-loop thread: call tree",
             self.main.output_text(show_all=False),
         ]
         Path(self.path).write_text("\n".join(parts))
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+_PROJECT_AREAS = {
+    "storage": "Baton storage (store, group commit)",
+    "bot": "Baton engine, lanes, outbox, web app",
+    "dialogs": "Baton flow replay",
+    "adapters": "Baton Telegram adapter",
+    "tests": "the benchmark's flow",
+}
+_LIBRARY_AREAS = {
+    "aiogram": "aiogram and pydantic (send models, answers)",
+    "pydantic": "aiogram and pydantic (send models, answers)",
+    "pydantic_core": "aiogram and pydantic (send models, answers)",
+    "sqlalchemy": "SQLAlchemy",
+    "asyncio": "asyncio event loop",
+}
+
+
+def _area(path: str | None, function: str | None, parent: str) -> str:
+    """The area a frame's own time counts for; built-ins count where they were called from."""
+    name = function or ""
+    if not path or path.startswith("<"):
+        if name.endswith(".poll") or name.startswith("select"):
+            return "idle: waiting for I/O"
+        if name.startswith("socket."):
+            return "socket send/recv (kernel)"
+        if name.startswith(("Connection.", "Cursor.")):
+            return "SQLite library (execute, commit)"
+        return parent
+    resolved = Path(path)
+    parts = resolved.parts
+    package = parts[parts.index("site-packages") + 1] if "site-packages" in parts else ""
+    if not package and resolved.is_relative_to(_ROOT):
+        top = resolved.relative_to(_ROOT).parts[0]
+        return _PROJECT_AREAS.get(top, parent)
+    if package == "aiohttp":
+        server = resolved.name.startswith("web")
+        return "aiohttp server" if server else "aiohttp client and HTTP"
+    if package:
+        return _LIBRARY_AREAS.get(package, "other libraries")
+    if "asyncio" in parts:
+        return "asyncio event loop"
+    return parent if parent != "other" else "standard library"
+
+
+def _areas_table(root: Any) -> str:
+    """Self time summed by area: where the loop's time goes, in a few lines."""
+    totals: dict[str, float] = {}
+    stack = [(root, "other")] if root is not None else []
+    while stack:
+        frame, parent = stack.pop()
+        area = _area(frame.file_path, frame.function, parent)
+        own = frame.time - sum(child.time for child in frame.children)
+        totals[area] = totals.get(area, 0.0) + max(own, 0.0)
+        stack.extend((child, area) for child in frame.children)
+    total = sum(totals.values()) or 1.0
+    busy = sum(t for a, t in totals.items() if not a.startswith("idle")) or 1.0
+    lines = ["| area | seconds | % of samples | % of busy time |", "| --- | --- | --- | --- |"]
+    for area, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        share = "" if area.startswith("idle") else f"{100 * seconds / busy:.1f}"
+        lines.append(f"| {area} | {seconds:.2f} | {100 * seconds / total:.1f} | {share} |")
+    return "\n".join(lines) + "\n"
 
 
 async def serve(kind: str, args: argparse.Namespace) -> None:
