@@ -94,7 +94,9 @@ async def create_app(
         try:
             await store.check_schema()
             if remote:
-                processes = SendProcesses(remote, pickled, settings.send_processes)
+                processes = SendProcesses(
+                    remote, pickled, settings.send_processes, gc_freeze=settings.gc_freeze
+                )
                 await processes.start()
                 app[SEND_PROCESSES] = processes
             engine = Engine(

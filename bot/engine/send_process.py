@@ -7,7 +7,8 @@ processes (`python -m bot.engine.send_worker`) unpickle them, and each channel's
 to a child over its stdin/stdout pipes while the server renders, stores and retries as before.
 
 The pipe protocol: frames of a 4-byte big-endian length and a body. The server first sends a
-JSON hello (`{"path": sys.path, "log_level": ...}`) and the pickled adapters; the child answers
+JSON hello (`{"path": sys.path, "log_level": ..., "gc_freeze": true}`) and the pickled adapters;
+the child tunes its garbage collector as the server does (`bot.gc_tuning`) and answers
 `{"ready": [channels]}` (or `{"fatal": message}` and exits). Then JSON both ways:
 
     server -> child  {"id": 7, "channel": "telegram", "to": [channel, identity, route],
@@ -427,6 +428,8 @@ class SendProcesses:
         pickled: Their pickle, made before anything touched them.
         count: How many processes (BATON_SEND_PROCESSES).
         stop_timeout: Seconds a child gets to finish its sends at shutdown before it is killed.
+        gc_freeze: Children tune their garbage collector once their adapters are ready
+            (BATON_GC_FREEZE; see `bot.gc_tuning`).
 
     Example:
         >>> chosen, pickled = remote_adapters(adapters)
@@ -442,6 +445,7 @@ class SendProcesses:
         count: int,
         *,
         stop_timeout: float = 5.0,
+        gc_freeze: bool = True,
     ) -> None:
         if count < 1:
             raise ValueError("at least one send process")
@@ -449,6 +453,7 @@ class SendProcesses:
         self._pickled = pickled
         self._slots = [_Slot() for _ in range(count)]
         self.stop_timeout = stop_timeout
+        self.gc_freeze = gc_freeze
         self._ids = 0
         self._closing = False
 
@@ -513,7 +518,11 @@ class SendProcesses:
         child = _Child(proc, number)
         child.on_stop.append(self._child_stopped)
         assert proc.stdin is not None
-        hello = {"path": sys.path, "log_level": logging.getLogger().getEffectiveLevel()}
+        hello = {
+            "path": sys.path,
+            "log_level": logging.getLogger().getEffectiveLevel(),
+            "gc_freeze": self.gc_freeze,
+        }
         proc.stdin.write(encode(hello) + frame(self._pickled))
         child.reader = asyncio.get_running_loop().create_task(
             child.read(), name=f"baton-send-process-{number}"

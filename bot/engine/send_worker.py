@@ -23,6 +23,7 @@ from typing import IO, Any
 from adapters.base import Adapter, Address, Rendered
 from adapters.errors import SendError
 from bot.engine.send_process import ProtocolError, decode, encode, error_message, read_frame
+from bot.gc_tuning import tune_for_serving
 
 log = logging.getLogger("baton.send.worker")
 
@@ -142,6 +143,10 @@ async def _serve(proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
             prepare = getattr(adapter, "prepare_send", None)
             if prepare is not None:
                 await prepare()
+        if hello.get("gc_freeze") is True:
+            # A full collection over aiogram's and pydantic's objects paused every send in
+            # flight (the benchmark's p99 tripled); as in the server, see bot.gc_tuning.
+            tune_for_serving()
     except Exception as exc:
         log.exception("the send process cannot start")
         with contextlib.suppress(Exception):

@@ -32,6 +32,7 @@ from bot.engine.send_process import (
     read_frame,
     remote_adapters,
 )
+from bot.gc_tuning import THRESHOLDS
 from bot.testing import ChatScript, Running, chat_on, running_baton
 from tests.e2e.test_run_with_channels import _env, _free_port, _serving
 from tests.support.echo_channel import EchoChannel
@@ -48,9 +49,11 @@ WAIT = 30.0
 
 
 @asynccontextmanager
-async def echo_processes(count: int = 1) -> AsyncIterator[SendProcesses]:
+async def echo_processes(
+    count: int = 1, *, gc_freeze: bool = True
+) -> AsyncIterator[SendProcesses]:
     chosen, pickled = remote_adapters([EchoChannel()])
-    processes = SendProcesses(chosen, pickled, count)
+    processes = SendProcesses(chosen, pickled, count, gc_freeze=gc_freeze)
     await processes.start()
     try:
         yield processes
@@ -94,6 +97,17 @@ async def test_sends_and_their_errors_cross_the_pipe() -> None:
     assert type(permanent.value) is SendError
     assert (permanent.value.retryable, permanent.value.code) == (False, "400")
     assert unknown.value.retryable is False
+
+
+async def test_a_child_tunes_its_garbage_collector_as_the_server_does() -> None:
+    async with echo_processes() as processes:
+        tuned = await processes.send("echo", Address("echo", "gc"), text("?"))
+    async with echo_processes(gc_freeze=False) as processes:
+        untuned = await processes.send("echo", Address("echo", "gc"), text("?"))
+    frozen, threshold = tuned.platform_ids[0].split()
+    assert int(frozen.removeprefix("frozen=")) > 10_000  # the SDKs' objects, out of the way
+    assert threshold == f"threshold={THRESHOLDS[0]}"
+    assert untuned.platform_ids == ("frozen=0 threshold=700",)  # Python's defaults
 
 
 async def test_several_processes_share_the_sends() -> None:

@@ -4,6 +4,7 @@ since a child process unpickles it."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Iterable
 from typing import ClassVar
@@ -15,8 +16,8 @@ from adapters.errors import RateLimited, SendError, Unreachable
 
 
 class EchoChannel:
-    """A picklable channel whose sends answer with the sending process's id, or fail as the
-    recipient's name says."""
+    """A picklable channel whose sends answer with the sending process's id, or fail (or
+    report) as the recipient's name says."""
 
     channel: ClassVar[str] = "echo"
     limits: ClassVar[Limits] = Limits(max_text=1000, max_choices=10, buttons=True)
@@ -42,6 +43,8 @@ class EchoChannel:
             raise ValueError("boom")
         if who == "slow":
             await asyncio.sleep(3600)
+        if who == "gc":  # how the sending process's garbage collector is set up
+            return Sent((f"frozen={gc.get_freeze_count()} threshold={gc.get_threshold()[0]}",))
         assert rendered.parts[0]["extra"] == {"nested": [1, None, True]}
         return Sent(tuple(f"{os.getpid()}:{to.route}:{p['text']}" for p in rendered.parts))
 
