@@ -129,7 +129,14 @@ class _SQLiteRunner:
                 log.info("the SQLite database is locked by another process; waiting for it")
         async with self._waiting:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, lambda: self._tx(fn, wait=True))
+            done = loop.run_in_executor(self._executor, lambda: self._tx(fn, wait=True))
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError:
+                # The helper thread goes on with the one connection (and its long busy
+                # timeout): the loop stays off it until the thread is done.
+                await _outlast(done)
+                raise
 
     def _dispose(self) -> None:
         if self._conn is not None:
@@ -143,14 +150,25 @@ class _SQLiteRunner:
         self._executor.shutdown(wait=True)
 
 
+async def _outlast(future: asyncio.Future[Any]) -> None:
+    """Wait until `future` is done, through any further cancellation."""
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            continue
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a cancelled SQLite transaction failed", exc_info=future.exception())
+
+
 class _Locked(Exception):
     """BEGIN found the database locked by another process (on the loop, without waiting)."""
 
 
 def _locked(exc: OperationalError) -> bool:
     code = getattr(exc.orig, "sqlite_errorcode", None)
-    if code is not None:
-        return bool(code == sqlite3.SQLITE_BUSY)
+    if code is not None:  # extended codes too: SQLITE_BUSY_RECOVERY, _SNAPSHOT, _TIMEOUT
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
     return "database is locked" in str(exc.orig)
 
 

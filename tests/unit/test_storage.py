@@ -182,3 +182,37 @@ async def test_a_write_waits_for_another_process_lock_without_stopping_the_loop(
         await store.close()
     assert all(a is not None for a in accepted)
     assert [p.inbox_id for p in pending] == [a.inbox_id for a in accepted if a is not None]
+
+
+async def test_a_cancelled_wait_for_another_process_lock_keeps_the_connection_off_the_loop(
+    sqlite_url: str,
+) -> None:
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    store = await open_store(sqlite_url, engine=True)
+    other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)
+    try:
+        await store.check_schema()
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        waiting = asyncio.ensure_future(store.pending_inbox())  # waits on the helper thread
+        for _ in range(50):
+            await asyncio.sleep(0)
+        waiting.cancel()  # e.g. the engine stopping its sweeper
+        later = asyncio.ensure_future(store.accept([NewInbound("web", "m1", "ann", {})]))
+        for _ in range(50):
+            await asyncio.sleep(0)  # the loop runs: nothing took the connection from the thread
+        assert not waiting.done()  # it lets go of the connection only when the thread has
+        assert not later.done()
+        other.execute("COMMIT")
+        accepted = await later
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        pending = await store.pending_inbox()
+    finally:
+        other.close()
+        await store.close()
+    assert accepted[0] is not None
+    assert [p.inbox_id for p in pending] == [accepted[0].inbox_id]
