@@ -471,6 +471,9 @@ def inbound_from_update(update: Update, raw: Mapping[str, Any] | None = None) ->
     return None
 
 
+_LATEST_PLAIN_DATE = 20_000_000_000
+"""Unix seconds up to here read the same everywhere; pydantic reads larger ints as
+milliseconds (or refuses them), so such dates are left to aiogram's parsing."""
 _PLAIN_MESSAGE = frozenset({"message_id", "from", "chat", "date", "text"})
 _PLAIN_USER = frozenset(
     {"id", "is_bot", "first_name", "last_name", "username", "language_code", "is_premium"}
@@ -504,6 +507,7 @@ def plain_text_inbound(data: Mapping[str, Any]) -> Inbound | None:
         or text.lstrip().startswith("/")
         or type(message["message_id"]) is not int
         or type(message["date"]) is not int
+        or not 0 <= message["date"] <= _LATEST_PLAIN_DATE
         or not user.keys() <= _PLAIN_USER
         or not chat.keys() <= _PLAIN_CHAT
         or chat.get("type") != "private"

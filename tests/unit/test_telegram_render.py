@@ -433,6 +433,8 @@ NOT_PLAIN_UPDATES = [
     _with(_plain(), "message.from.id", "42"),
     _with(_plain(), "message.chat.id", 42.0),
     _with(_plain(), "message.date", "today"),
+    _with(_plain(), "message.date", -1),
+    _with(_plain(), "message.date", 2**63),
     _with(_plain(), "message.text", 5),
     _with(_plain(), "update_id", True),
     _with(_plain(), "message.from.first_name", None),
