@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from storage import NewInbound, ReplyWrite, SchemaBehind, TurnWrite, open_store
+from storage import NewInbound, ReplyWrite, SchemaBehind, Store, TurnWrite, open_store
 
 ODD = [
     "nul \x00 byte",
@@ -155,31 +161,41 @@ async def test_a_second_engine_on_one_sqlite_file_is_refused(sqlite_url: str) ->
         await first.close()
 
 
-async def test_a_write_waits_for_another_process_lock_without_stopping_the_loop(
+@asynccontextmanager
+async def locked_by_another_process(
     sqlite_url: str,
-) -> None:
-    import asyncio
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
+) -> AsyncIterator[tuple[Store, Callable[[], object]]]:
+    """An engine's store on `sqlite_url` while another process holds the write lock (e.g.
+    `baton agent add` writing right now), and the call with which that process commits."""
     store = await open_store(sqlite_url, engine=True)
     other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)
     try:
         await store.check_schema()
-        other.execute("BEGIN IMMEDIATE")  # e.g. `baton agent add` writing right now
-        first = asyncio.ensure_future(store.accept([NewInbound("web", "m1", "ann", {})]))
-        second = asyncio.ensure_future(store.accept([NewInbound("web", "m2", "bob", {})]))
-        for _ in range(50):
-            await asyncio.sleep(0)  # the event loop keeps running meanwhile
-        assert not first.done()
-        assert not second.done()
-        other.execute("COMMIT")
-        accepted = [*await first, *await second]
-        pending = await store.pending_inbox()
+        other.execute("BEGIN IMMEDIATE")
+        yield store, lambda: other.execute("COMMIT")
     finally:
         other.close()
         await store.close()
+
+
+async def ticks(n: int = 50) -> None:
+    """Let the event loop run `n` rounds."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_write_waits_for_another_process_lock_without_stopping_the_loop(
+    sqlite_url: str,
+) -> None:
+    async with locked_by_another_process(sqlite_url) as (store, release):
+        first = asyncio.ensure_future(store.accept([NewInbound("web", "m1", "ann", {})]))
+        second = asyncio.ensure_future(store.accept([NewInbound("web", "m2", "bob", {})]))
+        await ticks()  # the event loop keeps running meanwhile
+        assert not first.done()
+        assert not second.done()
+        release()
+        accepted = [*await first, *await second]
+        pending = await store.pending_inbox()
     assert all(a is not None for a in accepted)
     assert [p.inbox_id for p in pending] == [a.inbox_id for a in accepted if a is not None]
 
@@ -187,32 +203,18 @@ async def test_a_write_waits_for_another_process_lock_without_stopping_the_loop(
 async def test_a_cancelled_wait_for_another_process_lock_keeps_the_connection_off_the_loop(
     sqlite_url: str,
 ) -> None:
-    import asyncio
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
-    store = await open_store(sqlite_url, engine=True)
-    other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)
-    try:
-        await store.check_schema()
-        other.execute("BEGIN IMMEDIATE")  # another process writing
+    async with locked_by_another_process(sqlite_url) as (store, release):
         waiting = asyncio.ensure_future(store.pending_inbox())  # waits on the helper thread
-        for _ in range(50):
-            await asyncio.sleep(0)
+        await ticks()
         waiting.cancel()  # e.g. the engine stopping its sweeper
         later = asyncio.ensure_future(store.accept([NewInbound("web", "m1", "ann", {})]))
-        for _ in range(50):
-            await asyncio.sleep(0)  # the loop runs: nothing took the connection from the thread
+        await ticks()  # the loop runs: nothing took the connection from the thread
         assert not waiting.done()  # it lets go of the connection only when the thread has
         assert not later.done()
-        other.execute("COMMIT")
+        release()
         accepted = await later
         with pytest.raises(asyncio.CancelledError):
             await waiting
         pending = await store.pending_inbox()
-    finally:
-        other.close()
-        await store.close()
     assert accepted[0] is not None
     assert [p.inbox_id for p in pending] == [accepted[0].inbox_id]
