@@ -318,6 +318,31 @@ def ratios(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def add_round_ratios(rs: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> None:
+    """Each Baton variant's msgs/s and p99 against the ceiling's of the same round.
+
+    The medians' ratios compare runs of different rounds; these show how much the ratio moves
+    from round to round when the machine's speed drifts."""
+    by_round: dict[tuple[str, int], dict[str, Any]] = {
+        (r["variant"], r["run"]): r for r in runs if "error" not in r
+    }
+    for name, r in rs.items():
+        rounds = []
+        for (variant, run_no), row in sorted(by_round.items(), key=lambda kv: kv[0][1]):
+            ceiling = by_round.get(("ceiling", run_no))
+            if variant != name or ceiling is None:
+                continue
+            rounds.append(
+                {
+                    "run": run_no,
+                    "throughput_vs_ceiling": row["msgs_per_s"] / ceiling["msgs_per_s"],
+                    "p99_vs_ceiling": row["p99_ms"] / ceiling["p99_ms"],
+                }
+            )
+        if rounds:
+            r["per_round"] = rounds
+
+
 def ratio_text(rs: dict[str, dict[str, Any]]) -> str:
     """The ratios and target checks as text."""
     lines = []
@@ -334,6 +359,14 @@ def ratio_text(rs: dict[str, dict[str, Any]]) -> str:
             if key in r:
                 parts.append(f"{label} {r[key]:.2f}x")
         lines.append(f"{name}: " + ", ".join(parts))
+        if r.get("per_round"):
+            each = r["per_round"]
+            lines.append(
+                "    per round vs ceiling: msgs/s "
+                + " ".join(f"{x['throughput_vs_ceiling']:.2f}x" for x in each)
+                + ", p99 "
+                + " ".join(f"{x['p99_vs_ceiling']:.2f}x" for x in each)
+            )
         for check, ok in r["targets"].items():
             lines.append(f"    target {check:<30} {'PASS' if ok else 'FAIL'}")
     return "\n".join(lines)
@@ -472,6 +505,7 @@ async def main_async(cfg: Config) -> int:
                 print(_run_line(r), flush=True)
         summary = summarise(runs, names)
         rs = ratios(summary)
+        add_round_ratios(rs, runs)
         report |= {"runs": runs, "summary": summary, "ratios": rs, "targets": TARGETS}
         print()
         print(f"Medians over runs ({cfg.messages} messages each):")
