@@ -283,15 +283,13 @@ class TelegramAdapter:
         async def webhook(request: web.Request) -> web.StreamResponse:
             self._verify(request)
             data = await _read_json(request)
-            plain = plain_text_inbound(data)
-            if plain is not None:  # the commonest update, read without building its models
+            plain = plain_text_inbound(data)  # the commonest update, read without its models
+            if plain is not None:
                 try:
-                    new = (await sink.receive([plain]))[0]
+                    await self._commit(sink, plain, data["update_id"])
                 except BadRequest as exc:
                     log.warning("telegram webhook: update %s refused: %s", data["update_id"], exc)
                     raise web.HTTPBadRequest(text=str(exc)) from None
-                if not new:
-                    log.debug("telegram update %s is a repeat; already stored", data["update_id"])
                 return _ack()
             try:
                 # No bot context: inbound objects are only read, never used to call Telegram
@@ -342,12 +340,16 @@ class TelegramAdapter:
         """Normalise one update and commit it; returns after the commit."""
         message = inbound_from_update(update, raw)
         if message is not None:
-            new = (await sink.receive([message]))[0]
-            if not new:
-                log.debug("telegram update %s is a repeat; already stored", update.update_id)
+            await self._commit(sink, message, update.update_id)
         if update.callback_query is not None:
             # After the commit, in the background: a slow answer must not delay the ack.
             self._spawn(self._answer_callback(update.callback_query.id))
+
+    async def _commit(self, sink: Sink, message: Inbound, update_id: int) -> None:
+        """Commit one update's message; returns after the commit."""
+        new = (await sink.receive([message]))[0]
+        if not new:
+            log.debug("telegram update %s is a repeat; already stored", update_id)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -421,15 +423,11 @@ class TelegramAdapter:
         chat = to.route or to.identity
         chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
         bot = self._client()
-        session = bot.session
-        # Baton registers no request middlewares; skipping aiogram's wrapping of them saves a
-        # little CPU per call. The session's own timeout still applies.
-        direct = len(session.middleware) == 0
         ids: list[str] = []
         for part in rendered.parts:
             method = _method(chat_id, part)
             try:
-                result = await (session.make_request(bot, method) if direct else bot(method))
+                result = await bot(method)
             except TelegramAPIError as exc:
                 raise _send_error(exc) from exc
             except ClientDecodeError as exc:

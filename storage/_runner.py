@@ -98,8 +98,7 @@ class _SQLiteRunner:
         conn = self._conn
         if conn is None:
             conn = self._conn = self.engine.connect()
-        driver = conn.connection.driver_connection
-        assert driver is not None
+        driver = sqlite_driver(conn)
         if wait:
             driver.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         try:
@@ -197,12 +196,16 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def sqlite_driver(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under `conn`."""
+    return cast(sqlite3.Connection, conn.connection.driver_connection)
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
     # Straight on the driver: SQLAlchemy's statement machinery cost more than the BEGIN itself.
     # A failure is raised as SQLAlchemy would have raised it (e.g. OperationalError, locked).
-    driver = cast(sqlite3.Connection, conn.connection.driver_connection)
     try:
-        driver.execute("BEGIN IMMEDIATE")
+        sqlite_driver(conn).execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
 

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.store import Store
+from storage.store import Store, create_customer
 from storage.tables import metadata
 
 __all__ = [
@@ -625,7 +625,7 @@ class Linking:
             if empty is None:
                 target = other
         if target is None:
-            target = Store._new_customer(self._store, conn, now)
+            target = create_customer(conn, now).customer_id
             restored_customer = {}
         back: dict[str, Any] = {}
         for name in _MOVED:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Insert,
     Select,
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import _schema
 from storage._batch import Batcher
-from storage._runner import Runner, open_runner
+from storage._runner import Runner, open_runner, sqlite_driver
 from storage.errors import AlreadyHandled, StoreLocked
 from storage.records import (
     Accepted,
@@ -103,7 +103,7 @@ class _Hot:
     def first(self, conn: Connection, values: Mapping[str, Any]) -> Any:
         """Run once; the first returned row, or None."""
         if conn.dialect.name == "sqlite":
-            rows = _driver(conn).execute(self.sql, self._params(values)).fetchall()
+            rows = sqlite_driver(conn).execute(self.sql, self._params(values)).fetchall()
             return rows[0] if rows else None
         return conn.execute(self.stmt, values).first()
 
@@ -112,7 +112,7 @@ class _Hot:
         if not rows:
             return
         if conn.dialect.name == "sqlite":
-            _driver(conn).executemany(self.sql, [self._params(r) for r in rows])
+            sqlite_driver(conn).executemany(self.sql, [self._params(r) for r in rows])
         else:
             conn.execute(self.stmt, rows)
 
@@ -122,14 +122,9 @@ class _Hot:
         if not rows:
             return []
         if conn.dialect.name == "sqlite":
-            cursor = _driver(conn).cursor()
+            cursor = sqlite_driver(conn).cursor()
             return [cursor.execute(self.sql, self._params(r)).fetchall()[0] for r in rows]
         return list(conn.execute(self.stmt, rows))
-
-
-def _driver(conn: Connection) -> sqlite3.Connection:
-    """The sqlite3 connection under `conn` (in the transaction `conn` began)."""
-    return cast(sqlite3.Connection, conn.connection.driver_connection)
 
 
 _MESSAGE_KEYS = (
@@ -193,67 +188,41 @@ _INSERT_OUTBOX = _Hot(
 )
 _INSERT_RUN = _Hot(insert(_runs), "id", "customer_id", "flow", "status", "started_at")
 _INSERT_JOURNAL = _Hot(insert(_journal), "run_id", "seq", "kind", "key", "value", "created_at")
-_END_RUN = _Hot(
-    update(_runs)
-    .where(_runs.c.id == bindparam("b_id"))
-    .values(status=bindparam("b_status"), ended_at=bindparam("now")),
-    "b_id",
-    "b_status",
-    "now",
+
+
+def _update_by_id(table: Table, **values: Any) -> _Hot:
+    """A `_Hot` UPDATE of the row whose id is the parameter `b_id`; every `bindparam` among
+    `values` is a parameter of its own name, anything else is a constant."""
+    names = [v.key for v in values.values() if isinstance(v, BindParameter)]
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values(**values)
+    return _Hot(stmt, "b_id", *names)
+
+
+_END_RUN = _update_by_id(_runs, status=bindparam("b_status"), ended_at=bindparam("now"))
+_TOUCH_CUSTOMER = _update_by_id(
+    _customers,
+    last_seen_at=bindparam("now"),
+    active_run_id=bindparam("b_run"),
+    last_identity_id=bindparam("b_identity"),
 )
-_TOUCH_CUSTOMER = _Hot(
-    update(_customers)
-    .where(_customers.c.id == bindparam("b_id"))
-    .values(
-        last_seen_at=bindparam("now"),
-        active_run_id=bindparam("b_run"),
-        last_identity_id=bindparam("b_identity"),
-    ),
-    "b_id",
-    "now",
-    "b_run",
-    "b_identity",
+_SET_MEMORY = _update_by_id(_customers, memory=bindparam("b_memory"))
+_SET_STATUS = _update_by_id(
+    _conversations,
+    status=bindparam("b_status"),
+    status_at=bindparam("now"),
+    handoff_reason=bindparam("b_reason"),
 )
-_SET_MEMORY = _Hot(
-    update(_customers)
-    .where(_customers.c.id == bindparam("b_id"))
-    .values(memory=bindparam("b_memory")),
-    "b_id",
-    "b_memory",
+_SENT_OUTBOX = _update_by_id(
+    _outbox,
+    status="sent",
+    sent_at=bindparam("now"),
+    claimed_by=None,
+    claim_until=None,
+    attempts=_outbox.c.attempts + 1,
+    last_error=None,
 )
-_SET_STATUS = _Hot(
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        status_at=bindparam("now"),
-        handoff_reason=bindparam("b_reason"),
-    ),
-    "b_id",
-    "b_status",
-    "now",
-    "b_reason",
-)
-_SENT_OUTBOX = _Hot(
-    update(_outbox)
-    .where(_outbox.c.id == bindparam("b_id"))
-    .values(
-        status="sent",
-        sent_at=bindparam("now"),
-        claimed_by=None,
-        claim_until=None,
-        attempts=_outbox.c.attempts + 1,
-        last_error=None,
-    ),
-    "b_id",
-    "now",
-)
-_SENT_MESSAGE = _Hot(
-    update(_messages)
-    .where(_messages.c.id == bindparam("b_id"))
-    .values(delivery_status="sent", platform_message_id=bindparam("b_pid")),
-    "b_id",
-    "b_pid",
+_SENT_MESSAGE = _update_by_id(
+    _messages, delivery_status="sent", platform_message_id=bindparam("b_pid")
 )
 _IDENTITY = select(_identities.c.id, _identities.c.customer_id).where(
     _identities.c.channel == bindparam("b_channel"),
@@ -281,13 +250,7 @@ _NEW_CONVERSATION = _Hot(
     "status_at",
     "created_at",
 )
-_SET_CONVERSATION = _Hot(
-    update(_customers)
-    .where(_customers.c.id == bindparam("b_id"))
-    .values(conversation_id=bindparam("b_conversation")),
-    "b_id",
-    "b_conversation",
-)
+_SET_CONVERSATION = _update_by_id(_customers, conversation_id=bindparam("b_conversation"))
 _IDENTITY_FLAGS = select(_identities.c.opted_out, _identities.c.unreachable).where(
     _identities.c.id == bindparam("b_id")
 )
@@ -545,7 +508,7 @@ class Store:
         )
         new: CustomerState | None = None
         if owner is None:
-            new = _create_customer(conn, now)
+            new = create_customer(conn, now)
             customer_id = new.customer_id
         else:
             customer_id = owner
@@ -567,9 +530,6 @@ class Store:
             row = conn.execute(_IDENTITY, key).one()
             return int(row[0]), int(row[1]), None
         return int(got[0]), customer_id, new
-
-    def _new_customer(self, conn: Connection, now: float) -> int:
-        return _create_customer(conn, now).customer_id
 
     async def pending_inbox(
         self, *, customer_id: int | None = None, limit: int = 1000
@@ -1015,7 +975,7 @@ class Store:
         )
 
 
-def _create_customer(conn: Connection, now: float) -> CustomerState:
+def create_customer(conn: Connection, now: float) -> CustomerState:
     """A new customer with a first conversation, in the bot's hands; returned as a turn would
     read it."""
     customer_id = int(

@@ -66,18 +66,12 @@ class _Worker:
             adapter = self.adapters[str(message["channel"])]
         except (KeyError, TypeError) as exc:
             log.warning("a malformed request %s refused (%r): %.200s", rid, exc, message)
-            self._write(
-                {
-                    "id": rid,
-                    "error": {
-                        "type": "SendError",
-                        "message": f"the send process cannot read this request: {exc!r}",
-                        "retryable": False,
-                        "code": "send_process",
-                        "retry_after": None,
-                    },
-                }
+            refusal = SendError(
+                f"the send process cannot read this request: {exc!r}",
+                retryable=False,
+                code="send_process",
             )
+            self._write({"id": rid, "error": error_message(refusal)})
             return
         if rid in self.tasks:
             log.warning("request %s is already being sent; the repeat is ignored", rid)

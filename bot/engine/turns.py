@@ -81,9 +81,7 @@ class TurnHandler:
         """Cache the state of a customer the inbox just created, and their identity's flags
         (none set), so their first turn reads neither (one engine process)."""
         self._remember(state)
-        self._flags[identity_id] = {"opted_out": False, "unreachable": False}
-        if len(self._flags) > _CACHE_SIZE:
-            self._flags.popitem(last=False)
+        self._remember_flags(identity_id, {"opted_out": False, "unreachable": False})
 
     async def _state(self, customer_id: int) -> CustomerState:
         # With one engine process the cache is always right; with several, lanes prime it
@@ -97,10 +95,13 @@ class TurnHandler:
         flags = self._flags.get(identity_id)
         if flags is None:
             flags = await self._store.identity_flags(identity_id)
-            self._flags[identity_id] = flags
-            if len(self._flags) > _CACHE_SIZE:
-                self._flags.popitem(last=False)
+            self._remember_flags(identity_id, flags)
         return flags
+
+    def _remember_flags(self, identity_id: int, flags: dict[str, bool]) -> None:
+        self._flags[identity_id] = flags
+        if len(self._flags) > _CACHE_SIZE:
+            self._flags.popitem(last=False)
 
     def identity_changed(self, identity_id: int, flags: dict[str, bool]) -> None:
         """Update cached flags after the outbox marked an identity unreachable or opted out."""

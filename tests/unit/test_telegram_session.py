@@ -140,6 +140,24 @@ async def test_bot_defaults_enums_and_dates_are_sent_as_the_form_would_send_them
     assert message.bot is bot
 
 
+async def test_a_request_middleware_someone_registers_still_sees_every_call(
+    emu: RecordingEmulator, adapter: TelegramAdapter
+) -> None:
+    seen: list[str] = []
+
+    async def note(make_request: Any, bot: Any, method: Any) -> Any:
+        seen.append(method.__api_method__)
+        return await make_request(bot, method)
+
+    adapter._client().session.middleware(note)
+    sent = await adapter.send(Address("telegram", str(USER)), adapter.render(Prompt("hi")))
+
+    assert seen == ["sendMessage"]
+    assert sent.platform_ids == (
+        str((await emu.next_call("sendMessage")).response["result"]["message_id"]),
+    )
+
+
 async def test_an_upload_still_goes_as_multipart(emu: RecordingEmulator) -> None:
     assert emu.base_url is not None
     session = BatonSession(api=TelegramAPIServer.from_base(emu.base_url))
