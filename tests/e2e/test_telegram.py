@@ -187,6 +187,24 @@ async def test_missing_or_wrong_secret_is_401_and_nothing_is_stored(database_url
     assert sends == []
 
 
+async def test_odd_text_from_a_new_customer_is_stored_unchanged_and_answered(
+    database_url: str,
+) -> None:
+    odd = ["\x00nul\x00", "<img src=x onerror=alert(1)>", "🙂" * 50, "\u202eevil", "x" * 4096]
+    async with telegram_baton(database_url) as tg:
+        results = []
+        for text in odd:
+            results.append(await tg.text(text, user_id=USER + 1))
+            await settled(tg.baton)  # each one handled and answered before the next
+        _, customer_id = await tg.customer(USER + 1)
+        messages = await tg.baton.store.messages(customer_id)
+        answers = tg.emu.calls("sendMessage")
+    assert [r.status for r in results] == [200] * len(odd)
+    assert [m.text for m in messages if m.direction == "in"] == odd
+    assert [m.delivery_status for m in messages if m.direction == "out"] == ["sent"] * len(answers)
+    assert len(answers) >= len(odd)
+
+
 async def test_the_same_update_delivered_six_times_is_handled_once(database_url: str) -> None:
     async with telegram_baton(database_url) as tg:
         update = update_payload(tg.emu.next_update_id(), user_id=USER, text="hi")
