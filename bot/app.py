@@ -95,7 +95,11 @@ async def create_app(
             await store.check_schema()
             if remote:
                 processes = SendProcesses(
-                    remote, pickled, settings.send_processes, gc_freeze=settings.gc_freeze
+                    remote,
+                    pickled,
+                    settings.send_processes,
+                    gc_freeze=settings.gc_freeze,
+                    event_loop=settings.event_loop,
                 )
                 await processes.start()
                 app[SEND_PROCESSES] = processes

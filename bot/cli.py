@@ -98,11 +98,14 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
 
     from bot.app import create_app, load_app
     from bot.channels import channel_adapters, sandbox_wanted
+    from bot.event_loop import new_event_loop, resolve
 
     app_def = load_app(target)
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
     sandbox = sandbox_wanted(settings)
+    log.info("event loop: %s", resolve(settings.event_loop))
+    loop = new_event_loop(settings.event_loop)
 
     async def build() -> web.Application:
         if sandbox:
@@ -120,6 +123,12 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
 
         print(banner(settings, f"http://{bind_host}:{bind_port}"), flush=True)
     web.run_app(
-        build(), host=bind_host, port=bind_port, print=None, access_log=None, handle_signals=True
+        build(),
+        host=bind_host,
+        port=bind_port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+        loop=loop,
     )
     return 0

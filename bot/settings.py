@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     send_processes: int = Field(0, ge=0, le=16)
     """Child processes that make the platform calls of replies (Telegram, SMS, Slack); 0 sends
     from the server process. Busy deployments use a second core this way."""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """The event loop of the server and its send processes (`bot.event_loop`): auto takes
+    uvloop where it is installed."""
 
     reply_by_minutes: float = Field(30.0, gt=0, le=10080)
     """The first human reply is promised within this many minutes (of business hours)."""

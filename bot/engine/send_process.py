@@ -430,6 +430,7 @@ class SendProcesses:
         stop_timeout: Seconds a child gets to finish its sends at shutdown before it is killed.
         gc_freeze: Children tune their garbage collector once their adapters are ready
             (BATON_GC_FREEZE; see `bot.gc_tuning`).
+        event_loop: The children's event loop (BATON_EVENT_LOOP; see `bot.event_loop`).
 
     Example:
         >>> chosen, pickled = remote_adapters(adapters)
@@ -446,6 +447,7 @@ class SendProcesses:
         *,
         stop_timeout: float = 5.0,
         gc_freeze: bool = True,
+        event_loop: str = "auto",
     ) -> None:
         if count < 1:
             raise ValueError("at least one send process")
@@ -454,6 +456,7 @@ class SendProcesses:
         self._slots = [_Slot() for _ in range(count)]
         self.stop_timeout = stop_timeout
         self.gc_freeze = gc_freeze
+        self.event_loop = event_loop
         self._ids = 0
         self._closing = False
 
@@ -506,6 +509,8 @@ class SendProcesses:
         # The child imports this package first; the pickled adapters' modules come from the
         # sys.path sent in the hello.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        # The child's loop runs before the hello arrives.
+        env["BATON_EVENT_LOOP"] = self.event_loop
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

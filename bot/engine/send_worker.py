@@ -23,6 +23,7 @@ from typing import IO, Any
 from adapters.base import Adapter, Address, Rendered
 from adapters.errors import SendError
 from bot.engine.send_process import ProtocolError, decode, encode, error_message, read_frame
+from bot.event_loop import run
 from bot.gc_tuning import tune_for_serving
 
 log = logging.getLogger("baton.send.worker")
@@ -192,7 +193,7 @@ def main() -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    return asyncio.run(_serve(proto_in, proto_out))
+    return run(_serve(proto_in, proto_out), os.environ.get("BATON_EVENT_LOOP", "auto"))
 
 
 if __name__ == "__main__":

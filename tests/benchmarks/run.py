@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot.event_loop import resolve
 from tests.benchmarks.common import machine_busy_seconds, median, percentile, remove_sqlite
 from tests.benchmarks.growth import growth_run
 from tests.benchmarks.load import (
@@ -68,6 +69,8 @@ class Variant:
     """"sqlite", "postgres" or "memory"."""
     what_if: tuple[str, ...] = ()
     """Runtime experiments applied to this Baton (see `--what-if`)."""
+    loop: str = ""
+    """A baseline's event loop: "" for asyncio's own, "uvloop" (`--baselines-on-uvloop`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Config:
     wait_quiet: float
     what_if: tuple[str, ...] = ()
     send_processes: int = 0
+    baselines_on_uvloop: bool = False
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -109,6 +113,11 @@ def variants(cfg: Config) -> list[Variant]:
         Variant("ceiling", "ceiling", "sqlite"),
         Variant("aiogram", "aiogram", "memory"),
     ]
+    if cfg.baselines_on_uvloop:
+        all_variants += [
+            Variant("ceiling+uvloop", "ceiling", "sqlite", loop="uvloop"),
+            Variant("aiogram+uvloop", "aiogram", "memory", loop="uvloop"),
+        ]
     if cfg.only:
         all_variants = [
             v
@@ -131,6 +140,8 @@ async def variant_server(
         extra += ["--what-if", ",".join(v.what_if)]
     if v.kind == "baton" and cfg.send_processes:
         extra += ["--send-processes", str(cfg.send_processes)]
+    if v.loop:
+        extra += ["--loop", v.loop]
     if v.kind == "baton" and v.backend == "postgres":
         assert cfg.postgres is not None
         async with (
@@ -145,7 +156,7 @@ async def variant_server(
             yield server, pg
         return
     if v.kind == "aiogram":
-        async with server_process("aiogram", ["--api-base", api_base], log) as server:
+        async with server_process("aiogram", ["--api-base", api_base, *extra], log) as server:
             yield server, None
         return
     path = cfg.workdir / f"{tag}.db"
@@ -153,7 +164,7 @@ async def variant_server(
     args = (
         ["--api-base", api_base, "--database-url", f"sqlite+aiosqlite:///{path}", *extra]
         if v.kind == "baton"
-        else ["--api-base", api_base, "--sqlite-path", str(path)]
+        else ["--api-base", api_base, "--sqlite-path", str(path), *extra]
     )
     try:
         async with server_process(v.kind, args, log, stop_timeout=stop) as server:
@@ -273,13 +284,14 @@ def _fmt(fmt: str, value: float) -> str:
 
 def table(summary: dict[str, dict[str, float]]) -> str:
     """The medians as a text table."""
-    head = f"{'variant':<16}{'runs':>5}" + "".join(
+    width = max([16, *(len(name) + 1 for name in summary)])
+    head = f"{'variant':<{width}}{'runs':>5}" + "".join(
         label.rjust(len(fmt.format(0.0))) for _, label, fmt in _COLUMNS
     )
     lines = [head, "-" * len(head)]
     for name, row in summary.items():
         cells = "".join(_fmt(fmt, row[key]) for key, _, fmt in _COLUMNS)
-        lines.append(f"{name:<16}{int(row['runs']):>5}{cells}")
+        lines.append(f"{name:<{width}}{int(row['runs']):>5}{cells}")
     return "\n".join(lines)
 
 
@@ -314,6 +326,13 @@ def ratios(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
                 r["throughput_vs_aiogram"] >= TARGETS["throughput_vs_aiogram"]
             )
         r["targets"] = checks
+        same_loop = summary.get("ceiling+uvloop")
+        if same_loop:
+            r["throughput_vs_ceiling_uvloop"] = row["msgs_per_s"] / same_loop["msgs_per_s"]
+            r["p99_vs_ceiling_uvloop"] = row["p99_ms"] / same_loop["p99_ms"]
+        same_loop = summary.get("aiogram+uvloop")
+        if same_loop:
+            r["throughput_vs_aiogram_uvloop"] = row["msgs_per_s"] / same_loop["msgs_per_s"]
         out[name] = r
     return out
 
@@ -327,20 +346,21 @@ def add_round_ratios(rs: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) 
         (r["variant"], r["run"]): r for r in runs if "error" not in r
     }
     for name, r in rs.items():
-        rounds = []
-        for (variant, run_no), row in sorted(by_round.items(), key=lambda kv: kv[0][1]):
-            ceiling = by_round.get(("ceiling", run_no))
-            if variant != name or ceiling is None:
-                continue
-            rounds.append(
-                {
-                    "run": run_no,
-                    "throughput_vs_ceiling": row["msgs_per_s"] / ceiling["msgs_per_s"],
-                    "p99_vs_ceiling": row["p99_ms"] / ceiling["p99_ms"],
-                }
-            )
-        if rounds:
-            r["per_round"] = rounds
+        for reference, key in (("ceiling", "per_round"), ("ceiling+uvloop", "per_round_uvloop")):
+            rounds = []
+            for (variant, run_no), row in sorted(by_round.items(), key=lambda kv: kv[0][1]):
+                ceiling = by_round.get((reference, run_no))
+                if variant != name or ceiling is None:
+                    continue
+                rounds.append(
+                    {
+                        "run": run_no,
+                        "throughput_vs_ceiling": row["msgs_per_s"] / ceiling["msgs_per_s"],
+                        "p99_vs_ceiling": row["p99_ms"] / ceiling["p99_ms"],
+                    }
+                )
+            if rounds:
+                r[key] = rounds
 
 
 def ratio_text(rs: dict[str, dict[str, Any]]) -> str:
@@ -355,18 +375,22 @@ def ratio_text(rs: dict[str, dict[str, Any]]) -> str:
             ("p99_vs_aiogram", "p99 vs aiogram"),
             ("cpu_per_msg_vs_ceiling", "CPU/msg vs ceiling"),
             ("cpu_per_msg_vs_aiogram", "CPU/msg vs aiogram"),
+            ("throughput_vs_ceiling_uvloop", "msgs/s vs ceiling+uvloop"),
+            ("p99_vs_ceiling_uvloop", "p99 vs ceiling+uvloop"),
+            ("throughput_vs_aiogram_uvloop", "msgs/s vs aiogram+uvloop"),
         ):
             if key in r:
                 parts.append(f"{label} {r[key]:.2f}x")
         lines.append(f"{name}: " + ", ".join(parts))
-        if r.get("per_round"):
-            each = r["per_round"]
-            lines.append(
-                "    per round vs ceiling: msgs/s "
-                + " ".join(f"{x['throughput_vs_ceiling']:.2f}x" for x in each)
-                + ", p99 "
-                + " ".join(f"{x['p99_vs_ceiling']:.2f}x" for x in each)
-            )
+        for key, reference in (("per_round", "ceiling"), ("per_round_uvloop", "ceiling+uvloop")):
+            each = r.get(key)
+            if each:
+                lines.append(
+                    f"    per round vs {reference}: msgs/s "
+                    + " ".join(f"{x['throughput_vs_ceiling']:.2f}x" for x in each)
+                    + ", p99 "
+                    + " ".join(f"{x['p99_vs_ceiling']:.2f}x" for x in each)
+                )
         for check, ok in r["targets"].items():
             lines.append(f"    target {check:<30} {'PASS' if ok else 'FAIL'}")
     return "\n".join(lines)
@@ -433,14 +457,14 @@ def _clean(value: Any) -> Any:
 
 def _run_line(r: dict[str, Any]) -> str:
     if "error" in r:
-        return f"  {r['variant']:<15} run {r['run']}: ABORTED: {r['error']}"
+        return f"  {r['variant']:<26} run {r['run']}: ABORTED: {r['error']}"
     db = (
         ""
         if math.isnan(r["db_cpu_ms_per_msg"])
         else f" +PG {r['db_cpu_ms_per_msg']:.2f} ({r['pg_backends']:.0f} backends)"
     )
     return (
-        f"  {r['variant']:<15} run {r['run']}: {r['msgs_per_s']:7.0f} msgs/s  "
+        f"  {r['variant']:<26} run {r['run']}: {r['msgs_per_s']:7.0f} msgs/s  "
         f"p50 {r['p50_ms']:6.1f}  p95 {r['p95_ms']:6.1f}  p99 {r['p99_ms']:6.1f} ms  "
         f"CPU {r['server_cpu_ms_per_msg']:.3f} ms/msg{db}  "
         f"(server {r['server_cpu_pct']:.0f}%, load {r['load_cpu_pct']:.0f}%, "
@@ -459,6 +483,7 @@ def _machine() -> dict[str, Any]:
         "aiohttp": aiohttp.__version__,
         "aiogram": aiogram.__version__,
         "platform": platform.platform(),
+        "baton_event_loop": resolve("auto"),
     }
 
 
@@ -470,6 +495,11 @@ async def main_async(cfg: Config) -> int:
     print(
         f"Baton benchmark on {machine['cpus']} cores, load average {machine['loadavg_at_start']}, "
         f"Python {machine['python']}, aiohttp {machine['aiohttp']}, aiogram {machine['aiogram']}"
+    )
+    print(
+        f"Baton runs on {machine['baton_event_loop']} (BATON_EVENT_LOOP=auto, as shipped); "
+        "the ceiling and aiogram on asyncio's own loop"
+        + (", and again on uvloop (+uvloop)" if cfg.baselines_on_uvloop else "")
     )
     report: dict[str, Any] = {"config": {k: str(v) for k, v in asdict(cfg).items()}}
     report["machine"] = machine
@@ -650,6 +680,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         help="run Baton with BATON_SEND_PROCESSES=N: platform calls in N child processes "
         "(their CPU counts as the server's)",
     )
+    p.add_argument(
+        "--baselines-on-uvloop",
+        action="store_true",
+        help="also run the ceiling and aiogram on uvloop, the loop Baton runs on where it is "
+        "installed (variants ceiling+uvloop, aiogram+uvloop)",
+    )
     a = p.parse_args(argv)
     unknown = {x.strip() for x in a.what_if.split(",") if x.strip()} - set(WHAT_IF)
     if unknown:
@@ -680,6 +716,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         wait_quiet=a.wait_quiet,
         what_if=tuple(x.strip() for x in a.what_if.split(",") if x.strip()),
         send_processes=a.send_processes,
+        baselines_on_uvloop=a.baselines_on_uvloop,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from bot.event_loop import run
 from tests.benchmarks.common import (
     ASK_NAME,
     ASK_ORDER,
@@ -64,6 +65,8 @@ async def baton_app(api_base: str, database_url: str, send_processes: int = 0) -
         options["send_processes"] = 1
     if "no-gc-freeze" in _WHAT_IF_ON:
         options["gc_freeze"] = False
+    if "asyncio-loop" in _WHAT_IF_ON:
+        options["event_loop"] = "asyncio"
     settings = Settings(database_url=database_url, log_level="WARNING", **options)
     adapter = TelegramAdapter(TOKEN, secret=SECRET, api_base=api_base)
     return await create_app(settings, baton_dialogs(), adapters=[adapter])
@@ -72,6 +75,7 @@ async def baton_app(api_base: str, database_url: str, send_processes: int = 0) -
 WHAT_IF = {
     "send-process": "BATON_SEND_PROCESSES=1: replies' platform calls in a child process",
     "no-gc-freeze": "BATON_GC_FREEZE=false: the collector's defaults, nothing frozen",
+    "asyncio-loop": "BATON_EVENT_LOOP=asyncio: asyncio's own loop instead of uvloop",
     "batch-report": "no change; the server logs how many operations its group commits held",
     "gc-report": "no change; the server logs its garbage collections (count, total and "
     "longest pause per generation) when it stops",
@@ -452,13 +456,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--send-processes", type=int, default=0, help="baton: BATON_SEND_PROCESSES"
     )
     parser.add_argument("--what-if", default="", help="comma-separated: " + ", ".join(WHAT_IF))
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="ceiling, aiogram: the event loop (Baton's comes from its settings)",
+    )
     args = parser.parse_args(argv)
     if args.kind == "baton" and not args.database_url:
         parser.error("baton needs --database-url")
     if args.kind == "ceiling" and not args.sqlite_path:
         parser.error("ceiling needs --sqlite-path")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(serve(args.kind, args))
+    if args.kind == "baton":
+        # As `baton run` does: the loop BATON_EVENT_LOOP names, uvloop where it is installed.
+        what_if = args.what_if.split(",")
+        run(serve(args.kind, args), "asyncio" if "asyncio-loop" in what_if else "auto")
+    else:
+        run(serve(args.kind, args), args.loop)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ async def test_baton_run_answers_on_telegram_sms_and_slack(tmp_path: Path) -> No
             proc.terminate()
             out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()
+    assert "event loop: uvloop" in out.decode()
 
 
 async def _serving(base: str) -> None:
@@ -119,6 +120,7 @@ async def _serving(base: str) -> None:
             "BATON_TELEGRAM_SECRET",
         ),
         ({"BATON_DATABASE_URL": "mysql://x/y"}, "BATON_DATABASE_URL"),
+        ({"BATON_EVENT_LOOP": "twisted"}, "BATON_EVENT_LOOP"),
     ],
 )
 async def test_a_half_configured_channel_stops_baton_naming_the_setting(
