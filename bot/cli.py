@@ -98,16 +98,16 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
 
     from bot.app import create_app, load_app
     from bot.channels import channel_adapters, sandbox_wanted
-    from bot.event_loop import new_event_loop, resolve
+    from bot.event_loop import loop_name, new_event_loop
 
     app_def = load_app(target)
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
     sandbox = sandbox_wanted(settings)
-    log.info("event loop: %s", resolve(settings.event_loop))
     loop = new_event_loop(settings.event_loop)
 
     async def build() -> web.Application:
+        log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
         if sandbox:
             from bot.sandbox import build_app, local_url
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import importlib.util
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
 
 from bot.settings import SettingsError
 
-__all__ = ["new_event_loop", "resolve", "run"]
+__all__ = ["loop_name", "new_event_loop", "resolve", "run"]
 
 T = TypeVar("T")
 
@@ -37,14 +36,17 @@ def resolve(choice: str = "auto") -> Literal["uvloop", "asyncio"]:
         )
     if choice == "asyncio":
         return "asyncio"
-    if importlib.util.find_spec("uvloop") is not None:
-        return "uvloop"
-    if choice == "uvloop":
-        raise SettingsError(
-            "BATON_EVENT_LOOP=uvloop, but uvloop is not installed: `pip install uvloop`, "
-            "or set BATON_EVENT_LOOP=auto to use asyncio's loop without it"
-        )
-    return "asyncio"
+    try:
+        importlib.import_module("uvloop")
+    except ImportError as exc:  # not installed, or installed and broken
+        if choice == "uvloop":
+            raise SettingsError(
+                f"BATON_EVENT_LOOP=uvloop, but uvloop cannot be imported ({exc}): "
+                "`pip install uvloop`, or set BATON_EVENT_LOOP=auto to use asyncio's loop "
+                "without it"
+            ) from None
+        return "asyncio"
+    return "uvloop"
 
 
 def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
@@ -53,6 +55,11 @@ def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = importlib.import_module("uvloop").new_event_loop()
     return loop
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """ "uvloop" or "asyncio": what `loop` is, for a log line."""
+    return "uvloop" if type(loop).__module__.partition(".")[0] == "uvloop" else "asyncio"
 
 
 def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:

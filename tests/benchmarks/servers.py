@@ -470,8 +470,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.kind == "baton":
         # As `baton run` does: the loop BATON_EVENT_LOOP names, uvloop where it is installed.
-        what_if = args.what_if.split(",")
-        run(serve(args.kind, args), "asyncio" if "asyncio-loop" in what_if else "auto")
+        # The profile run takes asyncio's loop: pyinstrument sees its wait for I/O
+        # (`epoll.poll`) apart from its work, where uvloop's are both C it cannot see.
+        asyncio_loop = "asyncio-loop" in args.what_if.split(",") or bool(args.profile)
+        run(serve(args.kind, args), "asyncio" if asyncio_loop else "auto")
     else:
         run(serve(args.kind, args), args.loop)
 

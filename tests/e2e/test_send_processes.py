@@ -50,10 +50,10 @@ WAIT = 30.0
 
 @asynccontextmanager
 async def echo_processes(
-    count: int = 1, *, gc_freeze: bool = True
+    count: int = 1, *, gc_freeze: bool = True, event_loop: str = "auto"
 ) -> AsyncIterator[SendProcesses]:
     chosen, pickled = remote_adapters([EchoChannel()])
-    processes = SendProcesses(chosen, pickled, count, gc_freeze=gc_freeze)
+    processes = SendProcesses(chosen, pickled, count, gc_freeze=gc_freeze, event_loop=event_loop)
     await processes.start()
     try:
         yield processes
@@ -108,6 +108,15 @@ async def test_a_child_tunes_its_garbage_collector_as_the_server_does() -> None:
     assert int(frozen.removeprefix("frozen=")) > 10_000  # the SDKs' objects, out of the way
     assert threshold == f"threshold={THRESHOLDS[0]}"
     assert untuned.platform_ids == ("frozen=0 threshold=700",)  # Python's defaults
+
+
+async def test_a_child_runs_on_the_event_loop_the_server_was_told_to_use() -> None:
+    async with echo_processes() as processes:
+        default = await processes.send("echo", Address("echo", "loop"), text("?"))
+    async with echo_processes(event_loop="asyncio") as processes:
+        asked = await processes.send("echo", Address("echo", "loop"), text("?"))
+    assert default.platform_ids[0].startswith("uvloop")  # BATON_EVENT_LOOP=auto
+    assert asked.platform_ids[0].startswith("asyncio")
 
 
 async def test_several_processes_share_the_sends() -> None:

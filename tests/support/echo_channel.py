@@ -43,6 +43,8 @@ class EchoChannel:
             raise ValueError("boom")
         if who == "slow":
             await asyncio.sleep(3600)
+        if who == "loop":  # the sending process's event loop
+            return Sent((type(asyncio.get_running_loop()).__module__,))
         if who == "gc":  # how the sending process's garbage collector is set up
             return Sent((f"frozen={gc.get_freeze_count()} threshold={gc.get_threshold()[0]}",))
         assert rendered.parts[0]["extra"] == {"nested": [1, None, True]}
