@@ -13,6 +13,7 @@ from adapters.web import WebAdapter
 from bot.console import mount_console
 from bot.engine import Engine
 from bot.engine.send_process import SendProcesses, remote_adapters
+from bot.event_loop import resolve
 from bot.gc_tuning import tune_for_serving
 from bot.settings import Settings
 from dialogs import App
@@ -99,7 +100,9 @@ async def create_app(
                     pickled,
                     settings.send_processes,
                     gc_freeze=settings.gc_freeze,
-                    event_loop=settings.event_loop,
+                    # What "auto" means here, so a child can only run on what this
+                    # process can (and a missing uvloop is refused before any child starts).
+                    event_loop=resolve(settings.event_loop),
                 )
                 await processes.start()
                 app[SEND_PROCESSES] = processes

@@ -33,6 +33,7 @@ from bot.engine.send_process import (
     remote_adapters,
 )
 from bot.gc_tuning import THRESHOLDS
+from bot.settings import SettingsError
 from bot.testing import ChatScript, Running, chat_on, running_baton
 from tests.e2e.test_run_with_channels import _env, _free_port, _serving
 from tests.support.echo_channel import EchoChannel
@@ -367,3 +368,12 @@ async def test_baton_run_with_a_send_process_and_its_exit_when_the_server_dies(
     assert sent.text == GREETING
     assert len(children) == 1
     assert all(_gone(pid) for pid in children)
+
+
+async def test_send_processes_on_a_missing_uvloop_are_refused_before_they_start(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    with pytest.raises(SettingsError, match="BATON_EVENT_LOOP=uvloop"):
+        async with chat_on("telegram", app, database_url=sqlite_url, event_loop="uvloop", **FAST):
+            pass
