@@ -375,5 +375,7 @@ async def test_send_processes_on_a_missing_uvloop_are_refused_before_they_start(
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
     with pytest.raises(SettingsError, match="BATON_EVENT_LOOP=uvloop"):
-        async with chat_on("telegram", app, database_url=sqlite_url, event_loop="uvloop", **FAST):
+        async with chat_on(
+            "telegram", app, database_url=sqlite_url, event_loop="uvloop", send_processes=1
+        ):
             pass
