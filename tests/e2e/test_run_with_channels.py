@@ -77,6 +77,19 @@ async def test_baton_run_answers_on_telegram_sms_and_slack(tmp_path: Path) -> No
             sent = await telegram.next_call("sendMessage", timeout=10)
             assert sent.text == GREETING
 
+            # Bad input, on the server as deployed (its event loop is uvloop): a forged
+            # webhook is refused and answered nothing; a NUL byte and HTML in a new
+            # customer's text still get the bot's answer.
+            forged = await telegram.customer_text(
+                f"{public}/webhooks/telegram", "not-the-secret", user_id=43, text="hi"
+            )
+            assert forged.status == 401
+            await telegram.customer_text(
+                f"{public}/webhooks/telegram", SECRET, user_id=44, text="h\x00i <b>x</b>"
+            )
+            odd = await telegram.next_call("sendMessage", timeout=10)
+            assert odd.recipient == "44"  # nothing was sent to the forger, 43
+
             await twilio.customer_sms(
                 f"{public}/webhooks/twilio/sms", from_="+31612345678", to="+15005550006", body="hi"
             )
