@@ -127,10 +127,14 @@ async def server_process(
     *,
     start_timeout: float = 60.0,
     stop_timeout: float = 30.0,
+    tree: Path | None = None,
 ) -> AsyncIterator[ServerProcess]:
-    """Start `python -m tests.benchmarks.servers KIND ARGS...`; stop it on exit."""
+    """Start `python -m tests.benchmarks.servers KIND ARGS...`; stop it on exit.
+
+    `tree`: run the server from this checkout of Baton instead (`run.py --compare-to`)."""
+    root = tree or REPO
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     with _open_log(log_path) as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -138,7 +142,7 @@ async def server_process(
             "tests.benchmarks.servers",
             kind,
             *args,
-            cwd=str(REPO),
+            cwd=str(root),
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,

@@ -71,6 +71,8 @@ class Variant:
     """Runtime experiments applied to this Baton (see `--what-if`)."""
     loop: str = ""
     """A baseline's event loop: "" for asyncio's own, "uvloop" (`--baselines-on-uvloop`)."""
+    tree: Path | None = None
+    """Another checkout this Baton runs from (`--compare-to`); None for this one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class Config:
     what_if: tuple[str, ...] = ()
     send_processes: int = 0
     baselines_on_uvloop: bool = False
+    compare_to: Path | None = None
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -108,6 +111,13 @@ def variants(cfg: Config) -> list[Variant]:
         tag = "+" + "+".join(cfg.what_if)
         all_variants += [
             Variant(v.name + tag, v.kind, v.backend, cfg.what_if) for v in list(all_variants)
+        ]
+    if cfg.compare_to is not None:
+        tag = "@" + cfg.compare_to.name
+        all_variants += [
+            Variant(v.name + tag, v.kind, v.backend, tree=cfg.compare_to)
+            for v in list(all_variants)
+            if not v.what_if
         ]
     all_variants += [
         Variant("ceiling", "ceiling", "sqlite"),
@@ -122,7 +132,9 @@ def variants(cfg: Config) -> list[Variant]:
         all_variants = [
             v
             for v in all_variants
-            if v.name in cfg.only or v.kind in cfg.only or v.name.split("+")[0] in cfg.only
+            if v.name in cfg.only
+            or v.kind in cfg.only
+            or v.name.split("+")[0].split("@")[0] in cfg.only
         ]
     return all_variants
 
@@ -151,6 +163,7 @@ async def variant_server(
                 ["--api-base", api_base, "--database-url", pg.url, *extra],
                 log,
                 stop_timeout=stop,
+                tree=v.tree,
             ) as server,
         ):
             yield server, pg
@@ -167,7 +180,7 @@ async def variant_server(
         else ["--api-base", api_base, "--sqlite-path", str(path), *extra]
     )
     try:
-        async with server_process(v.kind, args, log, stop_timeout=stop) as server:
+        async with server_process(v.kind, args, log, stop_timeout=stop, tree=v.tree) as server:
             yield server, None
     finally:
         remove_sqlite(path)
@@ -508,6 +521,11 @@ async def main_async(cfg: Config) -> int:
             f"WHAT-IF: variants named baton-...+{'+'.join(cfg.what_if)} run Baton modified at "
             "runtime; they are experiments, not Baton as shipped"
         )
+    if cfg.compare_to is not None:
+        print(
+            f"COMPARE: variants named baton-...@{cfg.compare_to.name} run Baton from "
+            f"{cfg.compare_to} (another checkout), the others from {REPO}"
+        )
     if cfg.send_processes:
         print(
             f"Baton runs with BATON_SEND_PROCESSES={cfg.send_processes}: its platform calls "
@@ -546,7 +564,7 @@ async def main_async(cfg: Config) -> int:
     if cfg.profile:
         profiles: dict[str, str] = {}
         for v in variants(cfg):
-            if v.kind != "baton" or v.what_if:
+            if v.kind != "baton" or v.what_if or v.tree is not None:
                 continue
             path = cfg.out.parent / f"profile-{v.name}.txt"
             print(
@@ -690,7 +708,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         help="also run the ceiling and aiogram on uvloop, the loop Baton runs on where it is "
         "installed (variants ceiling+uvloop, aiogram+uvloop)",
     )
+    p.add_argument(
+        "--compare-to",
+        type=Path,
+        metavar="TREE",
+        help="also run Baton from another checkout, e.g. one made with `git worktree add "
+        "../before <revision>` (variants baton-sqlite@before, ...): before and after a change "
+        "in the same run",
+    )
     a = p.parse_args(argv)
+    if (
+        a.compare_to is not None
+        and not (a.compare_to / "tests" / "benchmarks" / "servers.py").is_file()
+    ):
+        p.error(f"--compare-to {a.compare_to}: not a checkout of Baton with this benchmark")
     unknown = {x.strip() for x in a.what_if.split(",") if x.strip()} - set(WHAT_IF)
     if unknown:
         p.error(f"unknown --what-if {sorted(unknown)}; known: {', '.join(WHAT_IF)}")
@@ -721,6 +752,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         what_if=tuple(x.strip() for x in a.what_if.split(",") if x.strip()),
         send_processes=a.send_processes,
         baselines_on_uvloop=a.baselines_on_uvloop,
+        compare_to=None if a.compare_to is None else a.compare_to.resolve(),
     )
 
 
