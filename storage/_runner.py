@@ -8,7 +8,9 @@ lower p99 inline). Transactions start with `BEGIN IMMEDIATE`, so a read-then-wri
 never fails with SQLITE_BUSY_SNAPSHOT. The loop never waits for another process's lock: the
 connection's busy timeout is 0 on the loop, and a transaction whose BEGIN finds the database
 locked (`baton migrate`, `baton agent add` writing meanwhile) runs again on a helper thread
-that waits up to 30 seconds; later transactions queue behind it there until it is done.
+that waits up to 30 seconds; later transactions queue behind it there until it is done. The
+write-ahead log is copied into the database file on a thread of its own (`storage._checkpoint`),
+not inside a COMMIT on the loop.
 
 PostgreSQL: SQLAlchemy's async engine on asyncpg; the same synchronous function runs through
 `AsyncConnection.run_sync`, so the SQL code is written once for both.
@@ -29,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage._checkpoint import Checkpointer
 from storage.errors import ConfigError
 
 T = TypeVar("T")
@@ -78,6 +81,10 @@ class _SQLiteRunner:
             if not os.path.isdir(folder):
                 raise ConfigError(f"BATON_DATABASE_URL: folder {folder!r} does not exist")
         self.path = database
+        self.checkpointer: Checkpointer | None = None
+        """Checkpoints off the event loop; None for a database in memory."""
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            self.checkpointer = Checkpointer(os.path.abspath(database))
         self.engine: Engine = create_engine(
             parsed.set(drivername="sqlite"),
             connect_args={"check_same_thread": False, "timeout": 0},
@@ -85,6 +92,8 @@ class _SQLiteRunner:
             max_overflow=0,
         )
         event.listen(self.engine, "connect", _sqlite_on_connect)
+        if self.checkpointer is not None:
+            event.listen(self.engine, "connect", _no_autocheckpoint)
         event.listen(self.engine, "begin", _sqlite_on_begin)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baton-sqlite")
         self._waiting = asyncio.Lock()
@@ -109,7 +118,10 @@ class _SQLiteRunner:
                     raise _Locked from None
                 raise
             with transaction:  # COMMIT, or ROLLBACK on an error
-                return fn(conn)
+                result = fn(conn)
+            if self.checkpointer is not None:
+                self.checkpointer.committed()
+            return result
         except BaseException:
             if conn.invalidated or conn.in_transaction() or _driver_in_transaction(conn):
                 # Rollback did not leave a clean connection: open a new one next time.
@@ -138,6 +150,8 @@ class _SQLiteRunner:
                 raise
 
     def _dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()  # first: the last connection to close checkpoints
         if self._conn is not None:
             conn, self._conn = self._conn, None
             _close_quietly(conn)
@@ -194,6 +208,11 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=0")  # see _SQLiteRunner: the loop never waits for a lock
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    # The runner's Checkpointer copies the log on a thread of its own instead.
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def sqlite_driver(conn: Connection) -> sqlite3.Connection:
