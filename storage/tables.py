@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONText, SafeText
@@ -135,6 +135,13 @@ class InboxItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "platform_message_id", name="uq_inbox_platform_id"),
         Index("ix_inbox_pending", "customer_id", "processed_at", "id"),
+        # The rows waiting, for the sweep: as small as the backlog (revision 0004).
+        Index(
+            "ix_inbox_unprocessed",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
     )
     id: int | None = _pk()
     channel: str = Field(max_length=32)

@@ -236,7 +236,7 @@ async def test_deep_link_start_payload_links(database_url: str) -> None:
         assert await customer_of(tg) == await customer_of(sms)
 
 
-async def test_baton_migrate_from_0002_to_0003(database_url: str) -> None:
+async def test_baton_migrate_from_0002_to_the_newest(database_url: str) -> None:
     store = await open_store(database_url)
     try:
         await store._runner.run(lambda c: command.upgrade(_schema.config(c), "0002"))
@@ -245,13 +245,13 @@ async def test_baton_migrate_from_0002_to_0003(database_url: str) -> None:
     code, out = await baton_migrate(database_url)
     store = await open_store(database_url)
     try:
-        assert await store.schema_status() == ("0003", "0003")
+        assert await store.schema_status() == (_schema.head(), _schema.head())
         tables = set(await store._runner.run(lambda c: inspect(c).get_table_names()))
         await store._runner.run(lambda c: command.downgrade(_schema.config(c), "0002"))
         after = set(await store._runner.run(lambda c: inspect(c).get_table_names()))
     finally:
         await store.close()
-    assert (code, out.strip()) == (0, "baton: migrated 0002 -> 0003")
+    assert (code, out.strip()) == (0, f"baton: migrated 0002 -> {_schema.head()}")
     assert tables >= LINKING_TABLES
     assert not after & LINKING_TABLES
 
