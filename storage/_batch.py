@@ -42,21 +42,25 @@ class Batcher:
         self._queue: list[_Op] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the committing task runs on; looked up once, not per operation."""
         self._closed = False
 
     async def submit(self, many: Many, payload: Any) -> Any:
         """Queue one operation and wait for its committed result."""
         if self._closed:
             raise RuntimeError("the store is closed")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         op = _Op(many, payload, loop.create_future())
         self._queue.append(op)
         if self._task is None:
-            self._task = loop.create_task(self._loop(), name="baton-group-commit")
+            self._task = loop.create_task(self._commit_forever(), name="baton-group-commit")
         self._wake.set()
         return await op.future
 
-    async def _loop(self) -> None:
+    async def _commit_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

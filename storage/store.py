@@ -116,15 +116,72 @@ class _Hot:
         else:
             conn.execute(self.stmt, rows)
 
-    def returning(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """An INSERT .. RETURNING (sort_by_parameter_order) per parameter set: one returned
-        row per set, in order."""
+    def changed(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run once per parameter set (SQLite only); how many rows the runs changed."""
+        if not rows:
+            return 0
+        driver = sqlite_driver(conn)
+        before = driver.total_changes
+        driver.executemany(self.sql, [self._params(r) for r in rows])
+        return driver.total_changes - before
+
+
+class _HotInsert:
+    """An INSERT of many rows whose new ids the caller needs, in the order of the rows.
+
+    PostgreSQL: one statement, RETURNING the ids in parameter order. SQLite: the ids are given,
+    not returned. A Baton transaction on SQLite holds the write lock from its BEGIN IMMEDIATE,
+    so the ids that follow the table's largest are free, and the rows go in with one
+    `executemany`: they are the ids SQLite would have chosen itself (the largest id plus one;
+    the tables have no AUTOINCREMENT). Returning an id per row cost a statement per row.
+
+    `unique`: on SQLite, a row that collides with one already there on these columns is left
+    out (ON CONFLICT DO NOTHING); see `new_ids`.
+    """
+
+    __slots__ = ("_given", "_largest", "_made", "_returning", "_unique")
+
+    def __init__(self, table: Table, *keys: str, unique: Sequence[str] = ()) -> None:
+        self._returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        given = sqlite.insert(table)
+        if unique:
+            given = given.on_conflict_do_nothing(index_elements=list(unique))
+        self._unique = bool(unique)
+        self._given = _Hot(given, "id", *keys)
+        self._largest = f"SELECT max(id) FROM {table.name}"
+        self._made = f"SELECT id FROM {table.name} WHERE id >= ? AND id < ?"
+
+    def ids(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert `rows`; their new ids, in order. On SQLite, sets each row's "id"."""
+        if self._unique:
+            raise TypeError("an insert that may leave rows out gives new_ids")
         if not rows:
             return []
-        if conn.dialect.name == "sqlite":
-            cursor = sqlite_driver(conn).cursor()
-            return [cursor.execute(self.sql, self._params(r)).fetchall()[0] for r in rows]
-        return list(conn.execute(self.stmt, rows))
+        if conn.dialect.name != "sqlite":
+            return [int(row[0]) for row in conn.execute(self._returning, rows)]
+        first = self._give_ids(conn, rows)
+        self._given.many(conn, rows)
+        return list(range(first, first + len(rows)))
+
+    def new_ids(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+        """SQLite: insert `rows`; each one's new id, or None where it collided with a row
+        already there or earlier in `rows` (the first of duplicates goes in)."""
+        if not rows:
+            return []
+        first = self._give_ids(conn, rows)
+        if self._given.changed(conn, rows) == len(rows):
+            return list(range(first, first + len(rows)))
+        made = {
+            row[0] for row in sqlite_driver(conn).execute(self._made, (first, first + len(rows)))
+        }
+        return [row["id"] if row["id"] in made else None for row in rows]
+
+    def _give_ids(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        (largest,) = sqlite_driver(conn).execute(self._largest).fetchone()
+        first: int = (largest or 0) + 1
+        for offset, row in enumerate(rows):
+            row["id"] = first + offset
+        return first
 
 
 _MESSAGE_KEYS = (
@@ -172,19 +229,20 @@ _MARK_DONE = (  # PostgreSQL: one statement per group
     .values(processed_at=bindparam("now"))
     .returning(_inbox.c.id)
 )
-_MARK_ONE = _Hot(  # SQLite: one cheap statement per row
+_MARK_ONE = _Hot(  # SQLite: one statement, run per row; the rows changed are counted
     update(_inbox)
     .where(_inbox.c.id == bindparam("b_id"), _inbox.c.processed_at.is_(None))
-    .values(processed_at=bindparam("now"))
-    .returning(_inbox.c.id),
+    .values(processed_at=bindparam("now")),
     "b_id",
     "now",
 )
-_INSERT_MESSAGE = _Hot(
-    insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True), *_MESSAGE_KEYS
-)
-_INSERT_OUTBOX = _Hot(
-    insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True), *_OUTBOX_KEYS
+_INSERT_MESSAGE = _HotInsert(_messages, *_MESSAGE_KEYS)
+_INSERT_OUTBOX = _HotInsert(_outbox, *_OUTBOX_KEYS)
+_INSERT_INBOX = _HotInsert(_inbox, *_INBOX_KEYS, unique=("channel", "platform_message_id"))
+_PG_INSERT_INBOX = (  # PostgreSQL: the new rows come back in no promised order
+    postgresql.insert(_inbox)
+    .on_conflict_do_nothing(index_elements=["channel", "platform_message_id"])
+    .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.platform_message_id)
 )
 _INSERT_RUN = _Hot(insert(_runs), "id", "customer_id", "flow", "status", "started_at")
 _INSERT_JOURNAL = _Hot(insert(_journal), "run_id", "seq", "kind", "key", "value", "created_at")
@@ -353,12 +411,6 @@ class Store:
         self.new_identity_owner: Callable[[Connection, str, str, float], int | None] | None = None
         self._lock_file: Any = None
         ins = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        self._ins_inbox = _Hot(
-            ins(_inbox)
-            .on_conflict_do_nothing(index_elements=["channel", "platform_message_id"])
-            .returning(_inbox.c.id, _inbox.c.channel, _inbox.c.platform_message_id),
-            *_INBOX_KEYS,
-        )
         self._ins_identity = _Hot(
             ins(_identities)
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
@@ -482,15 +534,12 @@ class Store:
         message id) was already in the inbox (or earlier in `rows`)."""
         if not rows:
             return []
-        if conn.dialect.name == "sqlite":  # a statement per row is cheapest on SQLite
-            return [
-                None if (got := self._ins_inbox.first(conn, row)) is None else int(got[0])
-                for row in rows
-            ]
+        if conn.dialect.name == "sqlite":
+            return _INSERT_INBOX.new_ids(conn, rows)
         # PostgreSQL: one multi-row statement (one round trip); it returns the new rows only,
         # in no promised order, so they are matched by key. The first of duplicates wins (the
         # rows are inserted in order; a later duplicate conflicts and is skipped).
-        new = {(r[1], r[2]): int(r[0]) for r in conn.execute(self._ins_inbox.stmt, rows)}
+        new = {(r[1], r[2]): int(r[0]) for r in conn.execute(_PG_INSERT_INBOX, rows)}
         return [new.pop((row["channel"], row["platform_message_id"]), None) for row in rows]
 
     def _resolve_identity(
@@ -632,15 +681,18 @@ class Store:
         done = [t.inbox_id for t in turns if t.inbox_id is not None]
         if done:
             if conn.dialect.name == "sqlite":
-                marked = {
-                    i for i in done if _MARK_ONE.first(conn, {"b_id": i, "now": now}) is not None
-                }
+                changed = _MARK_ONE.changed(conn, [{"b_id": i, "now": now} for i in done])
+                if changed != len(done):
+                    # The group is then retried one operation at a time, which names the row.
+                    raise AlreadyHandled(
+                        f"of inbox rows {done}, {len(done) - changed} were already handled"
+                    )
             else:
                 marked = set(conn.execute(_MARK_DONE, {"b_ids": done, "now": now}).scalars())
-            if len(marked) != len(done):
-                raise AlreadyHandled(
-                    f"inbox rows {sorted(set(done) - marked)} were already handled"
-                )
+                if len(marked) != len(done):
+                    raise AlreadyHandled(
+                        f"inbox rows {sorted(set(done) - marked)} were already handled"
+                    )
         message_rows: list[dict[str, Any]] = []
         owners: list[tuple[int, int]] = []  # (turn index, reply index or -1 for inbound)
         for ti, t in enumerate(turns):
@@ -681,8 +733,8 @@ class Store:
                 )
                 owners.append((ti, ri))
         message_ids: dict[tuple[int, int], int] = {}
-        for owner, row in zip(owners, _INSERT_MESSAGE.returning(conn, message_rows), strict=True):
-            message_ids[owner] = int(row[0])
+        for owner, message_id in zip(owners, _INSERT_MESSAGE.ids(conn, message_rows), strict=True):
+            message_ids[owner] = message_id
         outbox_rows: list[dict[str, Any]] = []
         outbox_owner: list[int] = []
         for ti, t in enumerate(turns):
@@ -709,11 +761,11 @@ class Store:
                 outbox_owner.append(ti)
         out: list[list[OutboxRow]] = [[] for _ in turns]
         if outbox_rows:
-            result = _INSERT_OUTBOX.returning(conn, outbox_rows)
-            for ti, values, row in zip(outbox_owner, outbox_rows, result, strict=True):
+            result = _INSERT_OUTBOX.ids(conn, outbox_rows)
+            for ti, values, outbox_id in zip(outbox_owner, outbox_rows, result, strict=True):
                 out[ti].append(
                     OutboxRow(
-                        int(row[0]),
+                        outbox_id,
                         values["customer_id"],
                         values["message_id"],
                         values["channel"],

@@ -6,9 +6,10 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from storage import NewInbound, ReplyWrite, SchemaBehind, Store, TurnWrite, open_store
@@ -218,3 +219,153 @@ async def test_a_cancelled_wait_for_another_process_lock_keeps_the_connection_of
         pending = await store.pending_inbox()
     assert accepted[0] is not None
     assert [p.inbox_id for p in pending] == [accepted[0].inbox_id]
+
+
+async def test_replies_of_many_customers_committed_together_point_at_their_own_messages(
+    database_url: str,
+) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        rows = [
+            a
+            for a in await store.accept(
+                [NewInbound("web", f"m{i}", f"customer-{i}", {"text": "hi"}) for i in range(6)]
+            )
+            if a is not None
+        ]
+        states = [await store.load_state(row.customer_id) for row in rows]
+
+        def turn(i: int) -> TurnWrite:
+            row, state = rows[i], states[i]
+            return TurnWrite(
+                inbox_id=row.inbox_id,
+                customer_id=row.customer_id,
+                conversation_id=state.conversation_id,
+                identity_id=row.identity_id,
+                channel="web",
+                inbound_text=f"in {i}",
+                inbound_payload={"text": f"in {i}"},
+                replies=[
+                    ReplyWrite("web", row.identity_id, f"customer-{i}", None, t, {"text": t})
+                    for t in (f"first to {i}", f"second to {i}")
+                ],
+            )
+
+        # One group commit: every turn is queued before the first transaction runs.
+        outboxes = await asyncio.gather(*(store.commit_turn(turn(i)) for i in range(6)))
+        histories = [await store.messages(row.customer_id) for row in rows]
+    finally:
+        await store.close()
+    for i, (outbox, history) in enumerate(zip(outboxes, histories, strict=True)):
+        by_id = {m.id: m for m in history}
+        assert [m.text for m in history] == [f"in {i}", f"first to {i}", f"second to {i}"]
+        assert [by_id[o.message_id].text for o in outbox if o.message_id is not None] == [
+            f"first to {i}",
+            f"second to {i}",
+        ]
+        assert len({o.id for o in outbox}) == 2
+
+
+async def test_a_repeated_message_in_a_group_commit_leaves_the_others_their_ids(
+    database_url: str,
+) -> None:
+    store = await open_store(database_url)
+    try:
+        await store.check_schema()
+        [old] = await store.accept([NewInbound("web", "m1", "ann", {"text": "one"})])
+        groups = await asyncio.gather(
+            store.accept([NewInbound("web", "m2", "ann", {"text": "two"})]),
+            store.accept([NewInbound("web", "m1", "ann", {"text": "one again"})]),
+            store.accept([NewInbound("web", "m3", "bob", {"text": "three"})]),
+        )
+        pending = await store.pending_inbox()
+    finally:
+        await store.close()
+    assert old is not None
+    two, again, three = (g[0] for g in groups)
+    assert again is None
+    assert two is not None
+    assert three is not None
+    assert [(p.inbox_id, p.payload["text"]) for p in pending] == [
+        (old.inbox_id, "one"),
+        (two.inbox_id, "two"),
+        (three.inbox_id, "three"),
+    ]
+
+
+async def test_the_sweep_reads_the_waiting_inbox_rows_not_the_whole_inbox(
+    sqlite_url: str,
+) -> None:
+    store = await open_store(sqlite_url)
+    try:
+        await store.check_schema()
+        plan = await store._runner.run(
+            lambda c: [
+                str(r[-1])
+                for r in c.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT id FROM inbox WHERE processed_at IS NULL "
+                    "ORDER BY id LIMIT 1000"
+                )
+            ]
+        )
+    finally:
+        await store.close()
+    assert plan == ["SCAN inbox USING INDEX ix_inbox_unprocessed"]
+
+
+async def test_sqlite_copies_its_log_into_the_database_off_the_event_loop(
+    sqlite_url: str,
+) -> None:
+    path = str(make_url(sqlite_url).database)
+    store = await open_store(sqlite_url, engine=True)
+    try:
+        await store.check_schema()
+        checkpointer = getattr(store._runner, "checkpointer", None)
+        assert checkpointer is not None
+        autocheckpoint = await store._runner.run(
+            lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        )
+        for i in range(2 * checkpointer.every):  # a commit each
+            accepted = await store.accept(
+                [NewInbound("web", f"m{i}-{j}", f"c{j}", {"text": "x" * 2000}) for j in range(5)]
+            )
+            assert all(a is not None for a in accepted)
+        await asyncio.to_thread(lambda: None)  # let a running checkpoint go on meanwhile
+    finally:
+        await store.close()
+    assert autocheckpoint == 0  # not in a COMMIT on the loop
+    assert checkpointer.checkpoints >= 1
+    # The last connection to close copied the whole log and removed it.
+    assert not await asyncio.to_thread(Path(path + "-wal").exists)
+    with sqlite3.connect(path) as reader:
+        assert reader.execute("SELECT count(*) FROM inbox").fetchone() == (
+            2 * checkpointer.every * 5,
+        )
+
+
+async def test_baton_migrate_from_0003_indexes_the_waiting_inbox_rows(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage import _schema
+
+    def inbox_indexes(conn: Connection) -> set[str]:
+        return {str(ix["name"]) for ix in inspect(conn).get_indexes("inbox")}
+
+    store = await open_store(database_url)
+    try:
+        await store._runner.run(lambda c: command.upgrade(_schema.config(c), "0003"))
+        await store.accept([NewInbound("web", "m1", "ann", {"text": "waiting"})])
+        before = await store._runner.run(inbox_indexes)
+        assert await store.migrate() == ("0003", _schema.head())
+        after = await store._runner.run(inbox_indexes)
+        pending = await store.pending_inbox()
+        await store._runner.run(lambda c: command.downgrade(_schema.config(c), "0003"))
+        down = await store._runner.run(inbox_indexes)
+    finally:
+        await store.close()
+    assert "ix_inbox_unprocessed" not in before
+    assert "ix_inbox_unprocessed" in after
+    assert [p.payload["text"] for p in pending] == ["waiting"]
+    assert down == before
