@@ -31,11 +31,12 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
+import orjson
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import SendAudio, SendDocument, SendMessage, SendPhoto, SendVideo
 from aiogram.methods.base import TelegramMethod, TelegramType
-from aiogram.types import Message
+from aiogram.types import Chat, Message
 from aiohttp import ClientError, ClientTimeout
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ _MESSAGE: Final = Message.model_validate(
 )
 _CHAT: Final = _MESSAGE.chat
 _UTC = datetime.UTC
+_CHATS_KEPT = 4096
+"""Lean chats a session keeps for reuse (a `Chat` is immutable; a copy costs ~3 us)."""
 
 
 class BatonSession(AiohttpSession):
@@ -65,6 +68,11 @@ class BatonSession(AiohttpSession):
 
     Takes the same arguments as `AiohttpSession` (e.g. `api=TelegramAPIServer.from_base(url)`).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chats: dict[tuple[int, int, str], Chat] = {}
+        self._timeouts: dict[float, ClientTimeout] = {}
 
     def json_payload(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The call's parameters as a JSON object; None when it uploads a file.
@@ -119,40 +127,53 @@ class BatonSession(AiohttpSession):
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         body = self.json_dumps(payload).encode()
+        total = float(self.timeout if timeout is None else timeout)
+        client_timeout = self._timeouts.get(total)
+        if client_timeout is None:
+            client_timeout = self._timeouts[total] = ClientTimeout(total=total)
         try:
             async with session.post(
-                url,
-                data=body,
-                headers=_JSON_HEADERS,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+                url, data=body, headers=_JSON_HEADERS, timeout=client_timeout
             ) as resp:
-                raw_result = await resp.text()
+                raw = await resp.read()
+                if 200 <= resp.status <= 226 and type(method) in LEAN_METHODS:
+                    message = lean_message(bot, self.json_loads, raw, self._chats)
+                    if message is not None:
+                        return cast(TelegramType, message)
+                raw_result = await resp.text()  # decoded as aiogram's own session does
         except TimeoutError as e:
             raise TelegramNetworkError(method=method, message="Request timeout error") from e
         except ClientError as e:
             raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        if 200 <= resp.status <= 226 and type(method) in LEAN_METHODS:
-            message = lean_message(bot, self.json_loads, raw_result)
-            if message is not None:
-                return cast(TelegramType, message)
         response = self.check_response(
             bot=bot, method=method, status_code=resp.status, content=raw_result
         )
         return cast(TelegramType, response.result)
 
 
-def lean_message(bot: Bot, loads: Any, content: str) -> Message | None:
+def lean_message(
+    bot: Bot,
+    loads: Any,
+    content: str | bytes,
+    chats: dict[tuple[int, int, str], Chat] | None = None,
+) -> Message | None:
     """The sent `Message` of a successful answer, built from the fields Baton reads.
 
     Returns None, so that aiogram's full validation takes over, unless the answer is
     `{"ok": true, "result": {...}}` with an int `message_id`, an int `date` and a `chat` with an
     int `id` and a str `type`. Only those fields are set on the `Message` (the others are None);
-    it and its chat are bound to `bot`, as aiogram's own answer would be.
+    it and its chat are bound to `bot`, as aiogram's own answer would be. `chats` keeps lean
+    chats for reuse (at most 4,096; then it starts over).
     """
     try:
-        data = loads(content)
-    except Exception:  # any decoder's error; check_response reports it
-        return None
+        # orjson reads what it accepts as the standard library would; anything else (a huge
+        # int, NaN, a lone surrogate) is left to the session's own `loads`.
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        try:
+            data = loads(content)
+        except Exception:  # any decoder's error; check_response reports it
+            return None
     if type(data) is not dict or data.get("ok") is not True:
         return None
     result = data.get("result")
@@ -168,7 +189,14 @@ def lean_message(bot: Bot, loads: Any, content: str) -> Message | None:
         sent_at = datetime.datetime.fromtimestamp(date, tz=_UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    chat_copy = _CHAT.model_copy(update={"id": chat_id, "type": chat_type}).as_(bot)
+    key = (id(bot), chat_id, chat_type)
+    chat_copy = None if chats is None else chats.get(key)
+    if chat_copy is None:
+        chat_copy = _CHAT.model_copy(update={"id": chat_id, "type": chat_type}).as_(bot)
+        if chats is not None:
+            if len(chats) >= _CHATS_KEPT:
+                chats.clear()
+            chats[key] = chat_copy
     return _MESSAGE.model_copy(
         update={"message_id": message_id, "date": sent_at, "chat": chat_copy}
     ).as_(bot)

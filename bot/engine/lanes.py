@@ -41,6 +41,7 @@ class Lanes:
         self._done: dict[int, None] = {}  # recently handled inbox ids (bounded)
         self._slots = asyncio.Semaphore(concurrency)
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per row
         self.on_change: Callable[[], None] = lambda: None
         """Called when lanes start or stop (the engine tracks when it is idle)."""
         self.on_claim: Callable[[CustomerState], None] = lambda state: None
@@ -99,7 +100,10 @@ class Lanes:
             queue = self._queues[row.customer_id] = deque()
         queue.append(row)
         if row.customer_id not in self._tasks:
-            self._tasks[row.customer_id] = asyncio.get_running_loop().create_task(
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            self._tasks[row.customer_id] = loop.create_task(
                 self._run(row.customer_id), name=f"baton-lane-{row.customer_id}"
             )
             self.on_change()

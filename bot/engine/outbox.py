@@ -48,6 +48,7 @@ class Outbox:
         self._queues: dict[int, deque[OutboxRow]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._inflight: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per reply
         self.on_identity: Callable[[int, dict[str, bool]], None] | None = None
         """Told when a send proves an identity unreachable or opted out."""
         self.on_change: Callable[[], None] = lambda: None
@@ -55,7 +56,9 @@ class Outbox:
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         for row in rows:
             if row.id in self._inflight:
                 continue

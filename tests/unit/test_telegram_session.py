@@ -236,6 +236,25 @@ async def test_an_ok_answer_with_a_text_message_id_is_read_by_aiogram(
     assert sent.platform_ids == ("77",)
 
 
+async def test_an_answer_only_the_standard_parser_reads_still_gives_the_message_id(
+    aiohttp_server: AiohttpServer,
+) -> None:
+    # Telegram echoes the text sent: a lone surrogate escape, and a number beyond 64 bits in
+    # an entity, are JSON that orjson refuses.
+    body = (
+        '{"ok": true, "result": {"message_id": 78, "date": 1700000000, '
+        '"chat": {"id": 4242, "type": "private"}, "text": "half \\ud83d", '
+        '"entities": [{"type": "bold", "offset": 0, "length": 123456789012345678901234567890}]}}'
+    )
+    api = await fake_api(
+        aiohttp_server, lambda: web.Response(text=body, content_type="application/json")
+    )
+
+    sent = await send_once(api)
+
+    assert sent.platform_ids == ("78",)
+
+
 async def test_a_5xx_page_that_is_not_json_is_a_retryable_decode_error(
     aiohttp_server: AiohttpServer,
 ) -> None:
