@@ -2,7 +2,7 @@
 
 By default SQLite checkpoints inside the COMMIT that takes the log past 1,000 pages: on Baton's
 event loop, where it stalled every turn waiting meanwhile. Profiled under the project benchmark
-(`python -m tests.benchmarks.run`, py-spy on the server), those checkpoints were about 5% of the
+(`python -m tests.benchmarks.run`, py-spy on the server), those checkpoints were 4% of the
 loop's time, reading and writing pages the loop had no need to wait for.
 
 Baton's connection turns automatic checkpoints off (`PRAGMA wal_autocheckpoint=0`), and

@@ -99,7 +99,7 @@ class Config:
     what_if: tuple[str, ...] = ()
     send_processes: int = 0
     baselines_on_uvloop: bool = False
-    compare_to: Path | None = None
+    compare_to: tuple[Path, ...] = ()
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -112,12 +112,10 @@ def variants(cfg: Config) -> list[Variant]:
         all_variants += [
             Variant(v.name + tag, v.kind, v.backend, cfg.what_if) for v in list(all_variants)
         ]
-    if cfg.compare_to is not None:
-        tag = "@" + cfg.compare_to.name
+    shipped = [v for v in all_variants if not v.what_if]
+    for tree in cfg.compare_to:
         all_variants += [
-            Variant(v.name + tag, v.kind, v.backend, tree=cfg.compare_to)
-            for v in list(all_variants)
-            if not v.what_if
+            Variant(f"{v.name}@{tree.name}", v.kind, v.backend, tree=tree) for v in shipped
         ]
     all_variants += [
         Variant("ceiling", "ceiling", "sqlite"),
@@ -521,10 +519,10 @@ async def main_async(cfg: Config) -> int:
             f"WHAT-IF: variants named baton-...+{'+'.join(cfg.what_if)} run Baton modified at "
             "runtime; they are experiments, not Baton as shipped"
         )
-    if cfg.compare_to is not None:
+    for tree in cfg.compare_to:
         print(
-            f"COMPARE: variants named baton-...@{cfg.compare_to.name} run Baton from "
-            f"{cfg.compare_to} (another checkout), the others from {REPO}"
+            f"COMPARE: variants named baton-...@{tree.name} run Baton from {tree} (another "
+            f"checkout), those without @ from {REPO}"
         )
     if cfg.send_processes:
         print(
@@ -711,17 +709,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     p.add_argument(
         "--compare-to",
         type=Path,
+        action="append",
+        default=[],
         metavar="TREE",
         help="also run Baton from another checkout, e.g. one made with `git worktree add "
         "../before <revision>` (variants baton-sqlite@before, ...): before and after a change "
-        "in the same run",
+        "in the same run; give it again for more checkouts",
     )
     a = p.parse_args(argv)
-    if (
-        a.compare_to is not None
-        and not (a.compare_to / "tests" / "benchmarks" / "servers.py").is_file()
-    ):
-        p.error(f"--compare-to {a.compare_to}: not a checkout of Baton with this benchmark")
+    for tree in a.compare_to:
+        if not (tree / "tests" / "benchmarks" / "servers.py").is_file():
+            p.error(f"--compare-to {tree}: not a checkout of Baton with this benchmark")
+    names = [tree.resolve().name for tree in a.compare_to]
+    if len(set(names)) != len(names):
+        p.error("--compare-to: give the checkouts folders of different names")
     unknown = {x.strip() for x in a.what_if.split(",") if x.strip()} - set(WHAT_IF)
     if unknown:
         p.error(f"unknown --what-if {sorted(unknown)}; known: {', '.join(WHAT_IF)}")
@@ -752,7 +753,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         what_if=tuple(x.strip() for x in a.what_if.split(",") if x.strip()),
         send_processes=a.send_processes,
         baselines_on_uvloop=a.baselines_on_uvloop,
-        compare_to=None if a.compare_to is None else a.compare_to.resolve(),
+        compare_to=tuple(tree.resolve() for tree in a.compare_to),
     )
 
 
