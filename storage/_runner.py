@@ -10,7 +10,7 @@ connection's busy timeout is 0 on the loop, and a transaction whose BEGIN finds 
 locked (`baton migrate`, `baton agent add` writing meanwhile) runs again on a helper thread
 that waits up to 30 seconds; later transactions queue behind it there until it is done. The
 write-ahead log is copied into the database file on a thread of its own (`storage._checkpoint`),
-not inside a COMMIT on the loop.
+and only rarely inside a COMMIT on the loop.
 
 PostgreSQL: SQLAlchemy's async engine on asyncpg; the same synchronous function runs through
 `AsyncConnection.run_sync`, so the SQL code is written once for both.
@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage._checkpoint import Checkpointer
+from storage._checkpoint import BACKSTOP_PAGES, Checkpointer
 from storage.errors import ConfigError
 
 T = TypeVar("T")
@@ -93,7 +93,7 @@ class _SQLiteRunner:
         )
         event.listen(self.engine, "connect", _sqlite_on_connect)
         if self.checkpointer is not None:
-            event.listen(self.engine, "connect", _no_autocheckpoint)
+            event.listen(self.engine, "connect", _backstop_autocheckpoint)
         event.listen(self.engine, "begin", _sqlite_on_begin)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baton-sqlite")
         self._waiting = asyncio.Lock()
@@ -210,9 +210,10 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
-    # The runner's Checkpointer copies the log on a thread of its own instead.
-    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+def _backstop_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    # The runner's Checkpointer copies the log on a thread of its own; SQLite's own checkpoint
+    # in a COMMIT is left as the backstop that lets the log start over (storage._checkpoint).
+    dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
 
 def sqlite_driver(conn: Connection) -> sqlite3.Connection:

@@ -120,10 +120,10 @@ class _Hot:
         """Run once per parameter set (SQLite only); how many rows the runs changed."""
         if not rows:
             return 0
-        driver = sqlite_driver(conn)
-        before = driver.total_changes
-        driver.executemany(self.sql, [self._params(r) for r in rows])
-        return driver.total_changes - before
+        # executemany's rowcount sums each run's changes (total_changes would wrap at 2**31
+        # on a connection that lives as long as the process).
+        cursor = sqlite_driver(conn).executemany(self.sql, [self._params(r) for r in rows])
+        return int(cursor.rowcount)
 
 
 class _HotInsert:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from storage import NewInbound, ReplyWrite, SchemaBehind, Store, TurnWrite, open_store
+from storage._checkpoint import BACKSTOP_PAGES
 
 ODD = [
     "nul \x00 byte",
@@ -334,7 +335,7 @@ async def test_sqlite_copies_its_log_into_the_database_off_the_event_loop(
         await asyncio.to_thread(lambda: None)  # let a running checkpoint go on meanwhile
     finally:
         await store.close()
-    assert autocheckpoint == 0  # not in a COMMIT on the loop
+    assert autocheckpoint == BACKSTOP_PAGES  # SQLite's own, in a COMMIT: only as a backstop
     assert checkpointer.checkpoints >= 1
     # The last connection to close copied the whole log and removed it.
     assert not await asyncio.to_thread(Path(path + "-wal").exists)
@@ -369,3 +370,28 @@ async def test_baton_migrate_from_0003_indexes_the_waiting_inbox_rows(database_u
     assert "ix_inbox_unprocessed" in after
     assert [p.payload["text"] for p in pending] == ["waiting"]
     assert down == before
+
+
+async def test_sqlite_log_stays_bounded_under_steady_writes(sqlite_url: str) -> None:
+    wal = Path(str(make_url(sqlite_url).database) + "-wal")
+    store = await open_store(sqlite_url, engine=True)
+    largest = 0
+    written = 0
+    try:
+        await store.check_schema()
+        page = await store._runner.run(
+            lambda c: c.exec_driver_sql("PRAGMA page_size").scalar_one()
+        )
+        limit = BACKSTOP_PAGES * int(page)
+        text = "x" * 8000  # a page and more each: overflow pages
+        i = 0
+        while written < 2 * limit:  # twice what the log may hold, committed back to back
+            await store.accept(
+                [NewInbound("web", f"m{i}-{j}", f"c{j}", {"text": text}) for j in range(10)]
+            )
+            written += 10 * len(text)
+            largest = max(largest, (await asyncio.to_thread(wal.stat)).st_size)
+            i += 1
+    finally:
+        await store.close()
+    assert largest < 1.5 * limit
