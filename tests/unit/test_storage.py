@@ -25,10 +25,19 @@ ODD = [
 ]
 
 
-async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
-    store = await open_store(database_url)
+@asynccontextmanager
+async def opened(url: str, *, engine: bool = False) -> AsyncIterator[Store]:
+    """A store on `url` with its schema created; closed on exit."""
+    store = await open_store(url, engine=engine)
     try:
         await store.check_schema()
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
+    async with opened(database_url) as store:
         accepted = await store.accept(
             [NewInbound("web", f"m{i}", "someone", {"text": t}) for i, t in enumerate(ODD)]
         )
@@ -53,8 +62,6 @@ async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
             )
         messages = await store.messages(customer)
         pending = await store.pending_inbox()
-    finally:
-        await store.close()
     assert [m.text for m in messages if m.direction == "in"] == ODD
     assert [m.text for m in messages if m.direction == "out"] == ODD
     assert [m.payload["text"] for m in messages if m.direction == "in"] == ODD  # type: ignore[index]
@@ -64,9 +71,7 @@ async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
 async def test_a_new_customers_state_comes_with_their_first_row_as_a_read_gives_it(
     database_url: str,
 ) -> None:
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         first = await store.accept(
             [
                 NewInbound("telegram", "1", "7", {"text": "a"}),
@@ -78,8 +83,6 @@ async def test_a_new_customers_state_comes_with_their_first_row_as_a_read_gives_
         rows = [a for a in [*first, *later] if a is not None]
         read = [await store.load_state(row.customer_id) for row in rows]
         flags = await store.identity_flags(rows[0].identity_id)
-    finally:
-        await store.close()
     made = [row.new_customer for row in rows]
     # One state per customer made, on their first row; the rows after it carry none.
     assert made == [read[0], None, read[2], None]
@@ -88,9 +91,7 @@ async def test_a_new_customers_state_comes_with_their_first_row_as_a_read_gives_
 
 
 async def test_the_inbox_takes_a_platform_message_id_once(database_url: str) -> None:
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         first = await store.accept(
             [
                 NewInbound("telegram", "42", "7", {"text": "a"}),
@@ -100,8 +101,6 @@ async def test_the_inbox_takes_a_platform_message_id_once(database_url: str) -> 
         )
         later = await store.accept([NewInbound("telegram", "42", "7", {"text": "a"})])
         assert await store.count("inbox") == 2
-    finally:
-        await store.close()
     assert [a is not None for a in first] == [True, False, True]
     assert later == [None]
 
@@ -109,9 +108,7 @@ async def test_the_inbox_takes_a_platform_message_id_once(database_url: str) -> 
 async def test_a_turn_is_never_written_twice_for_one_inbox_row(database_url: str) -> None:
     from storage import AlreadyHandled
 
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         [row] = await store.accept([NewInbound("web", "m1", "c", {"text": "hi"})])
         assert row is not None
         state = await store.load_state(row.customer_id)
@@ -128,14 +125,10 @@ async def test_a_turn_is_never_written_twice_for_one_inbox_row(database_url: str
         with pytest.raises(AlreadyHandled):
             await store.commit_turn(turn)
         assert await store.count("outbox") == 1
-    finally:
-        await store.close()
 
 
 async def test_an_empty_database_is_created_and_a_foreign_one_refused(database_url: str) -> None:
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         current, head = await store.schema_status()
         assert current == head
         await store._runner.run(
@@ -146,8 +139,6 @@ async def test_an_empty_database_is_created_and_a_foreign_one_refused(database_u
         await store._runner.run(lambda c: c.execute(text("DELETE FROM alembic_version")))
         with pytest.raises(SchemaBehind, match="no Baton schema version"):
             await store.check_schema()
-    finally:
-        await store.close()
 
 
 async def test_a_second_engine_on_one_sqlite_file_is_refused(sqlite_url: str) -> None:
@@ -225,9 +216,7 @@ async def test_a_cancelled_wait_for_another_process_lock_keeps_the_connection_of
 async def test_replies_of_many_customers_committed_together_point_at_their_own_messages(
     database_url: str,
 ) -> None:
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         rows = [
             a
             for a in await store.accept(
@@ -256,8 +245,6 @@ async def test_replies_of_many_customers_committed_together_point_at_their_own_m
         # One group commit: every turn is queued before the first transaction runs.
         outboxes = await asyncio.gather(*(store.commit_turn(turn(i)) for i in range(6)))
         histories = [await store.messages(row.customer_id) for row in rows]
-    finally:
-        await store.close()
     for i, (outbox, history) in enumerate(zip(outboxes, histories, strict=True)):
         by_id = {m.id: m for m in history}
         assert [m.text for m in history] == [f"in {i}", f"first to {i}", f"second to {i}"]
@@ -271,9 +258,7 @@ async def test_replies_of_many_customers_committed_together_point_at_their_own_m
 async def test_a_repeated_message_in_a_group_commit_leaves_the_others_their_ids(
     database_url: str,
 ) -> None:
-    store = await open_store(database_url)
-    try:
-        await store.check_schema()
+    async with opened(database_url) as store:
         [old] = await store.accept([NewInbound("web", "m1", "ann", {"text": "one"})])
         groups = await asyncio.gather(
             store.accept([NewInbound("web", "m2", "ann", {"text": "two"})]),
@@ -281,8 +266,6 @@ async def test_a_repeated_message_in_a_group_commit_leaves_the_others_their_ids(
             store.accept([NewInbound("web", "m3", "bob", {"text": "three"})]),
         )
         pending = await store.pending_inbox()
-    finally:
-        await store.close()
     assert old is not None
     two, again, three = (g[0] for g in groups)
     assert again is None
@@ -298,9 +281,7 @@ async def test_a_repeated_message_in_a_group_commit_leaves_the_others_their_ids(
 async def test_the_sweep_reads_the_waiting_inbox_rows_not_the_whole_inbox(
     sqlite_url: str,
 ) -> None:
-    store = await open_store(sqlite_url)
-    try:
-        await store.check_schema()
+    async with opened(sqlite_url) as store:
         plan = await store._runner.run(
             lambda c: [
                 str(r[-1])
@@ -310,8 +291,6 @@ async def test_the_sweep_reads_the_waiting_inbox_rows_not_the_whole_inbox(
                 )
             ]
         )
-    finally:
-        await store.close()
     assert plan == ["SCAN inbox USING INDEX ix_inbox_unprocessed"]
 
 
@@ -319,9 +298,7 @@ async def test_sqlite_copies_its_log_into_the_database_off_the_event_loop(
     sqlite_url: str,
 ) -> None:
     path = str(make_url(sqlite_url).database)
-    store = await open_store(sqlite_url, engine=True)
-    try:
-        await store.check_schema()
+    async with opened(sqlite_url, engine=True) as store:
         checkpointer = getattr(store._runner, "checkpointer", None)
         assert checkpointer is not None
         autocheckpoint = await store._runner.run(
@@ -333,8 +310,6 @@ async def test_sqlite_copies_its_log_into_the_database_off_the_event_loop(
             )
             assert all(a is not None for a in accepted)
         await asyncio.to_thread(lambda: None)  # let a running checkpoint go on meanwhile
-    finally:
-        await store.close()
     assert autocheckpoint == BACKSTOP_PAGES  # SQLite's own, in a COMMIT: only as a backstop
     assert checkpointer.checkpoints >= 1
     # The last connection to close copied the whole log and removed it.
