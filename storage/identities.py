@@ -243,22 +243,33 @@ class Linking:
             stored = str(row[1]) if row is not None else "0" * 64
             if row is None or not hmac.compare_digest(stored, code_hash):
                 if row is not None:
-                    failures = int(row[3]) + 1
-                    conn.execute(
+                    # Counted in the UPDATE, not from what was read: wrong verifiers from
+                    # several processes at once are all counted.
+                    failures = conn.execute(
                         update(_codes)
-                        .where(_codes.c.id == row[0])
-                        .values(
-                            failures=failures,
-                            used_at=now if failures >= MAX_FAILURES else None,  # burned
+                        .where(_codes.c.id == row[0], _codes.c.used_at.is_(None))
+                        .values(failures=_codes.c.failures + 1)
+                        .returning(_codes.c.failures)
+                    ).scalar()
+                    if failures is not None and failures >= MAX_FAILURES:  # burned
+                        conn.execute(
+                            update(_codes)
+                            .where(_codes.c.id == row[0], _codes.c.used_at.is_(None))
+                            .values(used_at=now)
                         )
-                    )
                 self._fail(conn, identity_id, throttle, now)
                 return Redeemed("invalid")
-            conn.execute(
+            # Single use on every process: the UPDATE re-checks `used_at IS NULL`, so of two
+            # transactions that both read the code unused, the second (which waits for the
+            # first's row lock on PostgreSQL) changes nothing and loses like a used code.
+            won = conn.execute(
                 update(_codes)
-                .where(_codes.c.id == row[0])
+                .where(_codes.c.id == row[0], _codes.c.used_at.is_(None))
                 .values(used_at=now, used_by=identity_id)
             )
+            if not won.rowcount:
+                self._fail(conn, identity_id, throttle, now)
+                return Redeemed("invalid")
             source = conn.execute(
                 select(_identities.c.customer_id, _identities.c.channel).where(
                     _identities.c.id == row[2]
