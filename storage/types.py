@@ -6,6 +6,13 @@ PostgreSQL so a customer's message with a NUL byte is stored and read back uncha
 holds NUL and needs no `SafeText`). It is written and read with orjson, with the standard
 library as the fallback for what orjson would refuse or change, so every value stores and reads
 back as through `json.dumps`/`json.loads`.
+
+Text the driver can always encode: a Python string may hold an unpaired surrogate (a JSON
+body with `"\\ud800"` decodes to one), which neither SQLite's nor PostgreSQL's driver can
+encode as UTF-8. Every `SafeText` and `JSONText` value storage writes goes through `encodable`:
+an unpaired surrogate becomes U+FFFD (a surrogate pair held as two code points becomes the
+character it encodes); any other text is stored unchanged. ASCII text costs one
+`str.isascii` call; other text one regex search.
 """
 
 from __future__ import annotations
@@ -18,9 +25,17 @@ import orjson
 from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JSONText", "SafeText", "escape_nul", "unescape_nul"]
+__all__ = ["JSONText", "SafeText", "encodable", "escape_nul", "unescape_nul"]
 
 _MARK = "\ue000"  # a private-use character: the escape introducer
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(value: str) -> str:
+    """`value` with each unpaired surrogate replaced by U+FFFD, so any driver can encode it."""
+    if value.isascii() or _SURROGATE.search(value) is None:
+        return value
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def escape_nul(value: str) -> str:
@@ -57,10 +72,11 @@ class SafeText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        """Escape NUL on PostgreSQL."""
-        if value is None or dialect.name == "sqlite":
-            return value
-        return escape_nul(value)
+        """Replace unpaired surrogates; escape NUL on PostgreSQL."""
+        if value is None:
+            return None
+        value = encodable(value)
+        return value if dialect.name == "sqlite" else escape_nul(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         """Undo the escaping."""
@@ -99,7 +115,8 @@ def _dumps(value: Any) -> str:
         if b"null" not in data:
             return data.decode()
         # orjson writes NaN and ±Infinity as null; json.dumps keeps them (NaN, Infinity).
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Here too go lone surrogates, which json.dumps keeps and no driver can encode.
+    return encodable(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 def _loads(text: str) -> Any:

@@ -68,6 +68,57 @@ async def test_odd_text_stores_and_reads_back(database_url: str) -> None:
     assert pending == []
 
 
+LONE = [
+    ("lone \ud800 high", "lone \ufffd high"),
+    ("lone \udfff low", "lone \ufffd low"),
+    ("\udc00\ud800 reversed", "\ufffd\ufffd reversed"),
+    ("a pair as two code points \ud83d\ude42", "a pair as two code points 🙂"),
+    ("nul \x00 and \ud800", "nul \x00 and \ufffd"),
+]
+
+
+async def test_lone_surrogates_are_stored_as_the_replacement_character(
+    database_url: str,
+) -> None:
+    async with opened(database_url) as store:
+        accepted = await store.accept(
+            [
+                NewInbound("web", f"s{i}", "odd", {"text": t}, display_name=t)
+                for i, (t, _) in enumerate(LONE)
+            ]
+        )
+        rows = [a for a in accepted if a is not None]
+        assert len(rows) == len(LONE)
+        customer = rows[0].customer_id
+        state = await store.load_state(customer)
+        for row, (odd, _) in zip(rows, LONE, strict=True):
+            await store.commit_turn(
+                TurnWrite(
+                    inbox_id=row.inbox_id,
+                    customer_id=customer,
+                    conversation_id=state.conversation_id,
+                    identity_id=row.identity_id,
+                    channel="web",
+                    inbound_text=odd,
+                    inbound_payload={"text": odd, odd: [odd]},
+                    replies=[ReplyWrite("web", row.identity_id, "odd", None, odd, {"text": odd})],
+                    handoff_reason=odd,
+                    memory={"name": odd},
+                )
+            )
+        messages = await store.messages(customer)
+        state = await store.load_state(customer)
+        outbox = await store.outbox(customer)
+    fixed = [f for _, f in LONE]
+    assert [m.text for m in messages if m.direction == "in"] == fixed
+    assert [m.text for m in messages if m.direction == "out"] == fixed
+    assert [m.payload for m in messages if m.direction == "in"] == [
+        {"text": f, f: [f]} for f in fixed
+    ]
+    assert [r["payload"] for r in outbox] == [{"text": f} for f in fixed]
+    assert state.memory == {"name": fixed[-1]}
+
+
 async def test_a_new_customers_state_comes_with_their_first_row_as_a_read_gives_it(
     database_url: str,
 ) -> None:
