@@ -34,13 +34,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dialogs import App
 from dialogs._replay import Outcome, pending_prompt
 from dialogs.prompts import Prompt
-from storage import CustomerState, JournalRow, OutboxRow, ReplyWrite, Store, TurnWrite
-from storage.console import (
+from storage import (
     OPEN,
     AgentRow,
     ConsoleStore,
+    CustomerState,
     GuardedTurn,
     HandoffOpening,
+    JournalRow,
+    OutboxRow,
+    ReplyWrite,
+    Store,
+    TurnWrite,
     WaitingRow,
 )
 
@@ -476,13 +481,17 @@ class Handoffs:
         if after == "waiting" and before not in OPEN:
             now = self.clock()
             identities = await self.db.identities(state.customer_id)
+            position = await self.db.queue_length() + 1
+            notice, wait = self.notice(position, now)
             opening = HandoffOpening(
                 reason=outcome.handoff_reason,
                 trigger=outcome.handoff_trigger or "customer",
                 summary=summarize(state, outcome, identities),
                 since=now,
                 deadline_at=self.deadline(now),
-                notice=lambda position: self.notice(position, now),
+                position=position,
+                notice=notice,
+                wait=wait,
             )
         elif before in OPEN and after not in OPEN:
             closing = "cancelled" if before == "waiting" else "left"

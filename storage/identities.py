@@ -1,11 +1,12 @@
 """SQL for one customer across channels: linking codes, phone proofs, merges and unlinks.
-Part of the storage layer, like `storage.store` and `storage.console`.
+Part of the storage layer.
 
 Linking happens only on proof:
 
 - a Telegram contact share of the sender's own contact proves an E.164 number for that
   Telegram identity (`prove_phone`); the SMS identity of that number joins the customer, now
-  or when the number first texts in (`Store.new_identity_owner`);
+  or when the number first texts in (`storage.proofs.proven_owner`, asked by the store's
+  accept path);
 - a one-time code (`new_code` / `redeem`): ten digits shown as "12345-67890", valid ten
   minutes, single use. The first five digits select the code, the last five verify it. Only
   HMAC-SHA256 digests of both are stored, keyed with a random per-install secret kept in
@@ -34,8 +35,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.store import Store, create_customer
+from storage.hot_path import create_customer
+from storage.proofs import SMS_CHANNEL
+from storage.store import Store
 from storage.tables import metadata
+from storage.vocabulary import OPEN
 
 __all__ = [
     "CODE_TTL",
@@ -52,10 +56,6 @@ MAX_FAILURES = 5
 """Wrong codes per identity per window, and wrong verifiers per code."""
 FAILURE_WINDOW = 600.0
 COOL_DOWN = 900.0
-SMS_CHANNEL = "twilio"
-PROOF_FRESH = 30 * 86400.0
-"""A number texting in for the first time joins the customer that proved it only if the proof
-is younger than this (numbers are recycled: an old proof may name the previous owner)."""
 
 _customers: Table = metadata.tables["customers"]
 _identities: Table = metadata.tables["identities"]
@@ -81,7 +81,6 @@ _MOVED = (
     "agent_notes",
     "link_codes",
 )
-_OPEN = ("waiting", "agent")
 
 _CODE = re.compile(r"^\s*(?:link\s*:?\s*)?(\d{5})[-\s](\d{5})\s*$", re.IGNORECASE)
 _START = re.compile(r"^link[-_](\d{5})(\d{5})$")
@@ -137,15 +136,13 @@ def _each(conn: Connection, ops: Sequence[Callable[[Connection], Any]]) -> list[
 
 
 class Linking:
-    """Linking and unlinking of identities, next to a `Store`. Creating it makes the store
-    attach a newly seen SMS number to the customer that proved it."""
+    """Linking and unlinking of identities, next to a `Store`."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._runner = store._runner
         self._batch = store._batch
         self._secret: bytes | None = None
-        store.new_identity_owner = self._proven_owner
 
     async def _run(self, op: Callable[[Connection], Any]) -> Any:
         return await self._batch.submit(_each, op)
@@ -353,35 +350,6 @@ class Linking:
         result: Merged | None = await self._run(write)
         return result
 
-    def _proven_owner(
-        self, conn: Connection, channel: str, external_id: str, now: float
-    ) -> int | None:
-        # Store.new_identity_owner: an SMS number seen for the first time joins the customer
-        # whose identity proved it.
-        if channel != SMS_CHANNEL:
-            return None
-        row = conn.execute(
-            select(_identities.c.customer_id)
-            .join(_proofs, _proofs.c.identity_id == _identities.c.id)
-            .where(_proofs.c.phone == external_id, _proofs.c.created_at > now - PROOF_FRESH)
-        ).first()
-        if row is None:
-            return None
-        customer_id = int(row[0])
-        conn.execute(
-            insert(_log),
-            {
-                "kind": "join",
-                "customer_id": customer_id,
-                "other_customer_id": customer_id,
-                "proof": "phone_proof",
-                "actor": None,
-                "moved": {"channel": channel, "external_id": external_id},
-                "created_at": now,
-            },
-        )
-        return customer_id
-
     # -- agents and admins -----------------------------------------------------------------
 
     async def link(self, identity_a: int, identity_b: int, *, actor: str) -> Merged | None:
@@ -545,7 +513,7 @@ class Linking:
             ).all()
         )
         conversation = k["conversation_id"]
-        if statuses.get(conversation) not in _OPEN and statuses.get(o["conversation_id"]) in _OPEN:
+        if statuses.get(conversation) not in OPEN and statuses.get(o["conversation_id"]) in OPEN:
             conversation = o["conversation_id"]
         moved["customer"] = {
             "keep": {

@@ -29,7 +29,7 @@ from aiohttp import web
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from storage.console import AgentRow, SessionRow
+from storage import AgentRow, SessionRow
 
 if TYPE_CHECKING:
     from bot.console.core import Console

@@ -69,8 +69,7 @@ def _ask_password() -> str | None:
 async def run_agent_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run `baton agent ...`; returns the exit status."""
     from bot.console.auth import hash_password, new_password
-    from storage import open_store
-    from storage.console import ConsoleConflict, ConsoleStore
+    from storage import ConsoleConflict, ConsoleStore, open_store
 
     logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     email = str(args.email).strip().lower()

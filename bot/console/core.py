@@ -10,8 +10,7 @@ from bot.engine import Engine
 from bot.handoff import BusinessHours, HandoffConfig, Handoffs
 from bot.settings import Settings
 from dialogs import App
-from storage import Store
-from storage.console import ConsoleStore
+from storage import ConsoleStore, Store
 
 __all__ = ["CONSOLE", "Console", "handoff_config"]
 

@@ -12,7 +12,16 @@ from bot.linking import Linker, channel_name
 from dialogs import App
 from dialogs._replay import Outcome, run_turn
 from dialogs.prompts import Prompt
-from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, Store, TurnWrite
+from storage import (
+    OPEN,
+    Accepted,
+    CustomerState,
+    OutboxRow,
+    ReplyWrite,
+    Store,
+    TurnWrite,
+    reachable,
+)
 
 log = logging.getLogger("baton.engine")
 
@@ -20,7 +29,7 @@ __all__ = ["Routing", "TurnHandler", "answer_of"]
 
 _CACHE_SIZE = 20_000
 _ROUTING_RETRIES = 5
-_PEOPLE = ("waiting", "agent")
+_PEOPLE = OPEN
 
 
 class Routing(Protocol):
@@ -180,7 +189,7 @@ class TurnHandler:
             outcome.replies.insert(
                 0, Prompt(f"Picking up where we left off on {channel_name(switched)}.")
             )
-        reachable = not (flags.get("opted_out") or flags.get("unreachable"))
+        sendable = reachable(flags)
         turn.replies = [
             ReplyWrite(
                 inbound.channel,
@@ -189,7 +198,7 @@ class TurnHandler:
                 inbound.route,
                 prompt.text,
                 prompt.to_json(),
-                send=reachable,
+                send=sendable,
             )
             for prompt in outcome.replies
         ]
@@ -210,7 +219,7 @@ class TurnHandler:
                 inbound.route,
                 "",
                 {},
-                send=reachable,
+                send=sendable,
             )
             routed = await self.routing.commit(turn, state, outcome, reply_to)
             if routed is None:
@@ -244,7 +253,7 @@ class TurnHandler:
         prompts: list[Prompt],
     ) -> None:
         # A turn that records the message and answers it; no flow runs (bot.linking).
-        reachable = not (flags.get("opted_out") or flags.get("unreachable"))
+        sendable = reachable(flags)
         turn = TurnWrite(
             inbox_id=row.inbox_id,
             customer_id=row.customer_id,
@@ -263,7 +272,7 @@ class TurnHandler:
                     inbound.route,
                     p.text,
                     p.to_json(),
-                    send=reachable,
+                    send=sendable,
                 )
                 for p in prompts
             ],

@@ -10,8 +10,7 @@ from bot.console.auth import hash_password
 from bot.console.core import CONSOLE, Console
 from bot.handoff import Handoffs
 from dialogs import Texts
-from storage import CustomerState, OutboxRow, ReplyWrite, TurnWrite
-from storage.console import AgentRow
+from storage import AgentRow, CustomerState, OutboxRow, ReplyWrite, TurnWrite
 from tests.support.baton import Running
 from tests.support.webchat import WebChat
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.demo import app
 from dialogs import App, Choice, Context, flow
-from storage.console import ConsoleConflict
+from storage import ConsoleConflict
 from tests.console.support import (
     TEXTS,
     HeldCommits,

@@ -11,8 +11,7 @@ import time
 from alembic import command
 from sqlalchemy import Connection, insert, inspect, update
 
-from storage import _schema, open_store
-from storage.console import ConsoleStore
+from storage import ConsoleStore, _schema, open_store
 from storage.tables import metadata
 
 CONSOLE_TABLES = {
