@@ -35,7 +35,6 @@ from dialogs import App
 from dialogs._replay import Outcome, pending_prompt
 from dialogs.prompts import Prompt
 from storage import (
-    OPEN,
     AgentRow,
     ConsoleStore,
     CustomerState,
@@ -48,6 +47,7 @@ from storage import (
     TurnWrite,
     WaitingRow,
 )
+from storage.vocabulary import OPEN
 
 log = logging.getLogger("baton.handoff")
 

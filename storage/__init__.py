@@ -39,7 +39,7 @@ from storage.records import (
     TurnWrite,
 )
 from storage.store import Store, open_store
-from storage.vocabulary import OPEN, Author, Handoff, Outcome, Role, Status
+from storage.vocabulary import Author, Handoff, Outcome, Role, Status
 
 __all__ = [
     "Accepted",
@@ -58,7 +58,6 @@ __all__ = [
     "JournalRow",
     "MessageRow",
     "NewInbound",
-    "OPEN",
     "OutboxRow",
     "Outcome",
     "ReplyWrite",

@@ -21,7 +21,8 @@ from bot.console.core import CONSOLE, Console
 from bot.console.openapi import document
 from bot.console.policy import can_see
 from bot.handoff import readable
-from storage import OPEN, Access, AgentRow, ConsoleConflict, TokenRow
+from storage import Access, AgentRow, ConsoleConflict, TokenRow
+from storage.vocabulary import OPEN
 
 __all__ = ["routes"]
 

@@ -13,7 +13,6 @@ from dialogs import App
 from dialogs._replay import Outcome, run_turn
 from dialogs.prompts import Prompt
 from storage import (
-    OPEN,
     Accepted,
     CustomerState,
     OutboxRow,
@@ -22,6 +21,7 @@ from storage import (
     TurnWrite,
     reachable,
 )
+from storage.vocabulary import OPEN
 
 log = logging.getLogger("baton.engine")
 
