@@ -47,7 +47,7 @@ from storage import (
     TurnWrite,
     WaitingRow,
 )
-from storage.vocabulary import OPEN
+from storage.vocabulary import OPEN, ConversationStatus, HandoffOutcome, HandoffStatus
 
 log = logging.getLogger("baton.handoff")
 
@@ -478,7 +478,7 @@ class Handoffs:
         after = outcome.status or before
         opening = None
         closing = None
-        if after == "waiting" and before not in OPEN:
+        if after == ConversationStatus.WAITING and before not in OPEN:
             now = self.clock()
             identities = await self.db.identities(state.customer_id)
             position = await self.db.queue_length() + 1
@@ -494,7 +494,11 @@ class Handoffs:
                 wait=wait,
             )
         elif before in OPEN and after not in OPEN:
-            closing = "cancelled" if before == "waiting" else "left"
+            closing = (
+                HandoffStatus.CANCELLED
+                if before == ConversationStatus.WAITING
+                else HandoffStatus.LEFT
+            )
         result = await self.db.commit_guarded(
             GuardedTurn(turn, before, opening=opening, closing=closing, reply_to=reply_to)
         )
@@ -506,7 +510,7 @@ class Handoffs:
         """A customer's turn involving people committed: refresh the live view; someone
         leaving the queue may move others up."""
         self.on_change()
-        if before == "waiting" and after != "waiting":
+        if before == ConversationStatus.WAITING and after != ConversationStatus.WAITING:
             self._wake.set()
 
     # -- agents act ----------------------------------------------------------------------------
@@ -539,7 +543,7 @@ class Handoffs:
             conversation_id,
             agent.id,
             admin=agent.admin,
-            outcome="resolved",
+            outcome=HandoffOutcome.RESOLVED,
             seen=seen,
             notices=[{"text": self.app.texts.resolved}],
         )
@@ -559,7 +563,7 @@ class Handoffs:
             conversation_id,
             agent.id,
             admin=agent.admin,
-            outcome="handed_back",
+            outcome=HandoffOutcome.HANDED_BACK,
             seen=seen,
             notices=notices,
         )
@@ -622,7 +626,7 @@ class Handoffs:
         now = self.clock() if now is None else now
         breached = await self.db.record_breaches(now)
         await self.refresh_estimate()
-        waiting = [w for w in await self.db.waiting() if w.status == "waiting"]
+        waiting = [w for w in await self.db.waiting() if w.status == HandoffStatus.WAITING]
         for position, row in enumerate(waiting, start=1):
             await self._maybe_tell(row, position, now)
         if breached:

@@ -39,7 +39,7 @@ from storage.records import (
     TurnWrite,
 )
 from storage.store import Store, open_store
-from storage.vocabulary import Author, Handoff, Outcome, Role, Status
+from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, HandoffStatus, Role
 
 __all__ = [
     "Accepted",
@@ -51,20 +51,20 @@ __all__ = [
     "ConfigError",
     "ConsoleConflict",
     "ConsoleStore",
+    "ConversationStatus",
     "CustomerState",
     "GuardedTurn",
-    "Handoff",
     "HandoffOpening",
+    "HandoffOutcome",
+    "HandoffStatus",
     "JournalRow",
     "MessageRow",
     "NewInbound",
     "OutboxRow",
-    "Outcome",
     "ReplyWrite",
     "Role",
     "SchemaBehind",
     "SessionRow",
-    "Status",
     "Store",
     "StoreError",
     "StoreLocked",

@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from storage.errors import ConsoleConflict
 from storage.tables import metadata
-from storage.vocabulary import OPEN, Handoff
+from storage.vocabulary import OPEN, HandoffStatus
 
 __all__ = [
     "ASSIGN",
@@ -157,23 +157,23 @@ class Rule:
 
 _OPEN_HANDOFF = _any(*(_is("handoff_status", s) for s in OPEN))
 _WAITING_FOR_ME = _all(
-    _is("handoff_status", Handoff.WAITING),
+    _is("handoff_status", HandoffStatus.WAITING),
     _any(_is("assigned_to", None), _is("assigned_to", _ME)),
 )
-_HELD_BY_ME = _all(_is("handoff_status", Handoff.AGENT), _is("agent_id", _ME))
+_HELD_BY_ME = _all(_is("handoff_status", HandoffStatus.AGENT), _is("agent_id", _ME))
 
 SEE = Rule(agent=_any(_WAITING_FOR_ME, _HELD_BY_ME), admin=True)
 """Read a conversation (and act on it as far as the action allows): admins see every one;
 an agent the queue (waiting, not reserved for someone else), what is reserved for them and
 what they hold."""
-CLAIM = Rule(agent=_WAITING_FOR_ME, admin=_is("handoff_status", Handoff.WAITING))
+CLAIM = Rule(agent=_WAITING_FOR_ME, admin=_is("handoff_status", HandoffStatus.WAITING))
 """Take a waiting conversation (an admin also one reserved for someone else)."""
 ASSIGN = Rule(agent=_any(_WAITING_FOR_ME, _HELD_BY_ME), admin=_OPEN_HANDOFF)
 """Reserve a conversation for another agent."""
 RELEASE = Rule(
     agent=_any(
         _HELD_BY_ME,
-        _all(_is("handoff_status", Handoff.WAITING), _is("assigned_to", _ME)),
+        _all(_is("handoff_status", HandoffStatus.WAITING), _is("assigned_to", _ME)),
     ),
     admin=_OPEN_HANDOFF,
 )

@@ -1,4 +1,4 @@
-"""Handoff transitions: a turn's guarded commit (opening or closing a handoff with it), and
+"""HandoffStatus transitions: a turn's guarded commit (opening or closing a handoff with it), and
 agents claiming, assigning, releasing, ending, replying and noting. Part of the storage
 layer (`ConsoleStore` gathers it).
 
@@ -30,7 +30,14 @@ from storage.hot_path import write_turns
 from storage.records import OutboxRow, ReplyWrite, TurnWrite
 from storage.store import Store
 from storage.tables import metadata
-from storage.vocabulary import OPEN, Author, Direction, Handoff, Outcome, Status
+from storage.vocabulary import (
+    OPEN,
+    Author,
+    ConversationStatus,
+    Direction,
+    HandoffOutcome,
+    HandoffStatus,
+)
 
 __all__ = ["GuardedTurn", "HandoffOpening", "Handoffs"]
 
@@ -85,7 +92,7 @@ _CONFLICT = object()
 
 
 class Handoffs:
-    """Handoff transitions (a part of `ConsoleStore`)."""
+    """HandoffStatus transitions (a part of `ConsoleStore`)."""
 
     _store: Store
     _runner: Runner
@@ -157,7 +164,7 @@ class Handoffs:
         waiting = conn.execute(
             select(func.count())
             .select_from(_handoffs)
-            .where(_handoffs.c.status == Handoff.WAITING)
+            .where(_handoffs.c.status == HandoffStatus.WAITING)
         ).scalar_one()
         told = opening.notice is not None
         handoff_id = int(
@@ -166,7 +173,7 @@ class Handoffs:
                 {
                     "customer_id": t.customer_id,
                     "conversation_id": t.conversation_id,
-                    "status": Handoff.WAITING,
+                    "status": HandoffStatus.WAITING,
                     "trigger": opening.trigger,
                     "reason": opening.reason,
                     "summary": opening.summary,
@@ -197,16 +204,18 @@ class Handoffs:
                 update(_conversations)
                 .where(
                     _conversations.c.id == conversation_id,
-                    _conversations.c.status == Status.WAITING,
+                    _conversations.c.status == ConversationStatus.WAITING,
                 )
-                .values(status=Status.AGENT, status_at=now)
+                .values(status=ConversationStatus.AGENT, status_at=now)
             )
             if not moved.rowcount:
                 raise ConsoleConflict("taken", "someone else already took this conversation")
             taken = conn.execute(
                 update(_handoffs)
                 .where(_handoffs.c.id == acc.handoff_id, rules.CLAIM.where(agent_id, admin=admin))
-                .values(status=Handoff.AGENT, agent_id=agent_id, claimed_at=now, assigned_to=None)
+                .values(
+                    status=HandoffStatus.AGENT, agent_id=agent_id, claimed_at=now, assigned_to=None
+                )
             )
             if not taken.rowcount:
                 raise ConsoleConflict("taken", "this conversation is reserved for another agent")
@@ -241,12 +250,12 @@ class Handoffs:
             moved = conn.execute(
                 update(_conversations)
                 .where(_conversations.c.id == conversation_id, _conversations.c.status.in_(OPEN))
-                .values(status=Status.WAITING, status_at=now)
+                .values(status=ConversationStatus.WAITING, status_at=now)
             )
             done = conn.execute(
                 update(_handoffs)
                 .where(_handoffs.c.id == acc.handoff_id, rules.ASSIGN.where(actor_id, admin=admin))
-                .values(status=Handoff.WAITING, agent_id=None, assigned_to=to_agent)
+                .values(status=HandoffStatus.WAITING, agent_id=None, assigned_to=to_agent)
             )
             if not (moved.rowcount and done.rowcount):
                 raise ConsoleConflict("not_holder", "you cannot assign this conversation now")
@@ -269,14 +278,14 @@ class Handoffs:
             moved = conn.execute(
                 update(_conversations)
                 .where(_conversations.c.id == conversation_id, _conversations.c.status.in_(OPEN))
-                .values(status=Status.WAITING, status_at=now)
+                .values(status=ConversationStatus.WAITING, status_at=now)
             )
             done = conn.execute(
                 update(_handoffs)
                 .where(
                     _handoffs.c.id == acc.handoff_id, rules.RELEASE.where(actor_id, admin=admin)
                 )
-                .values(status=Handoff.WAITING, agent_id=None, assigned_to=None)
+                .values(status=HandoffStatus.WAITING, agent_id=None, assigned_to=None)
             )
             if not (moved.rowcount and done.rowcount):
                 raise ConsoleConflict("not_holder", "you do not hold this conversation")
@@ -306,12 +315,12 @@ class Handoffs:
         newest message id the agent has read) is given and the customer wrote after it,
         nothing changes: ConsoleConflict("customer_wrote").
         """
-        status = Outcome(outcome).status
+        status = HandoffOutcome(outcome).status
 
         def write(conn: Connection) -> list[OutboxRow]:
             now = time.time()
             acc = require_open(conn, conversation_id)
-            allowed = OPEN if admin else (Status.AGENT,)
+            allowed = OPEN if admin else (ConversationStatus.AGENT,)
             moved = conn.execute(
                 update(_conversations)
                 .where(
@@ -366,7 +375,7 @@ class Handoffs:
                 update(_conversations)
                 .where(
                     _conversations.c.id == conversation_id,
-                    _conversations.c.status == Status.AGENT,
+                    _conversations.c.status == ConversationStatus.AGENT,
                 )
                 .values(status=_conversations.c.status)
             )

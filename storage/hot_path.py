@@ -42,7 +42,7 @@ from storage._statements import (
 from storage.errors import AlreadyHandled
 from storage.outbound import OUTBOX_CLAIM
 from storage.records import Accepted, Claim, CustomerState, JournalRow, OutboxRow, TurnWrite
-from storage.vocabulary import Author, Direction, Status
+from storage.vocabulary import Author, ConversationStatus, Direction
 
 __all__ = [
     "claim_many",
@@ -223,14 +223,14 @@ def create_customer(conn: Connection, now: float) -> CustomerState:
             conn,
             {
                 "customer_id": customer_id,
-                "status": Status.BOT.value,
+                "status": ConversationStatus.BOT.value,
                 "status_at": now,
                 "created_at": now,
             },
         )[0]
     )
     _SET_CONVERSATION.many(conn, [{"b_id": customer_id, "b_conversation": conversation_id}])
-    return CustomerState(customer_id, conversation_id, Status.BOT.value, {})
+    return CustomerState(customer_id, conversation_id, ConversationStatus.BOT.value, {})
 
 
 def read_state(conn: Connection, customer_id: int) -> CustomerState:

@@ -16,7 +16,7 @@ from storage.handoffs import record_event
 from storage.records import OutboxRow
 from storage.store import Store
 from storage.tables import metadata
-from storage.vocabulary import OPEN, Handoff, Status
+from storage.vocabulary import OPEN, ConversationStatus, HandoffStatus
 
 __all__ = ["HandoffQueue", "WaitingRow"]
 
@@ -103,7 +103,7 @@ class HandoffQueue:
                 lambda c: c.execute(
                     select(func.count())
                     .select_from(_handoffs)
-                    .where(_handoffs.c.status == Handoff.WAITING)
+                    .where(_handoffs.c.status == HandoffStatus.WAITING)
                 ).scalar_one()
             )
         )
@@ -172,7 +172,7 @@ class HandoffQueue:
         process) just did: the update is conditional on `told_at` being unchanged."""
 
         def write(conn: Connection) -> list[OutboxRow] | None:
-            cond = [_handoffs.c.id == handoff_id, _handoffs.c.status == Handoff.WAITING]
+            cond = [_handoffs.c.id == handoff_id, _handoffs.c.status == HandoffStatus.WAITING]
             cond.append(
                 _handoffs.c.told_at.is_(None)
                 if told_at is None
@@ -216,18 +216,20 @@ class HandoffQueue:
                 .where(_conversations.c.status.in_(OPEN), _handoffs.c.id.is_(None))
             ).all()
             for conversation_id, customer_id, status, since, reason in orphans:
-                if status == Status.AGENT:  # nobody holds it any more: back in the queue
+                if (
+                    status == ConversationStatus.AGENT
+                ):  # nobody holds it any more: back in the queue
                     conn.execute(
                         update(_conversations)
                         .where(_conversations.c.id == conversation_id)
-                        .values(status=Status.WAITING)
+                        .values(status=ConversationStatus.WAITING)
                     )
                 handoff_id = conn.execute(
                     insert(_handoffs).returning(_handoffs.c.id),
                     {
                         "customer_id": customer_id,
                         "conversation_id": conversation_id,
-                        "status": Handoff.WAITING,
+                        "status": HandoffStatus.WAITING,
                         "trigger": "customer",
                         "reason": reason,
                         "summary": {},

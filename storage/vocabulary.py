@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["OPEN", "Author", "Direction", "Handoff", "Outcome", "Role", "Status"]
+__all__ = [
+    "OPEN",
+    "Author",
+    "ConversationStatus",
+    "Direction",
+    "HandoffOutcome",
+    "HandoffStatus",
+    "Role",
+]
 
 
-class Status(StrEnum):
+class ConversationStatus(StrEnum):
     """A conversation's status: bot -> waiting -> agent -> resolved -> back to bot."""
 
     BOT = "bot"
@@ -28,7 +36,7 @@ class Status(StrEnum):
     """An agent resolved it; the bot answers the customer's next message."""
 
 
-class Handoff(StrEnum):
+class HandoffStatus(StrEnum):
     """A handoff's status: open while WAITING or AGENT, then one of the ends."""
 
     WAITING = "waiting"
@@ -41,16 +49,20 @@ class Handoff(StrEnum):
     """The conversation left the agent without them (e.g. the customer cancelled)."""
 
 
-class Outcome(StrEnum):
+class HandoffOutcome(StrEnum):
     """How an agent ends a handoff, and the conversation status each leads to."""
 
     RESOLVED = "resolved"
     HANDED_BACK = "handed_back"
 
     @property
-    def status(self) -> Status:
+    def status(self) -> ConversationStatus:
         """The conversation's status after this outcome."""
-        return Status.RESOLVED if self is Outcome.RESOLVED else Status.BOT
+        return (
+            ConversationStatus.RESOLVED
+            if self is HandoffOutcome.RESOLVED
+            else ConversationStatus.BOT
+        )
 
 
 class Role(StrEnum):
@@ -76,5 +88,5 @@ class Direction(StrEnum):
     OUT = "out"
 
 
-OPEN: tuple[Status, ...] = (Status.WAITING, Status.AGENT)
+OPEN: tuple[ConversationStatus, ...] = (ConversationStatus.WAITING, ConversationStatus.AGENT)
 """The statuses (of a conversation, and of its open handoff) while people are involved."""

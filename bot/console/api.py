@@ -22,7 +22,8 @@ from bot.console.openapi import document
 from bot.console.policy import can_see
 from bot.handoff import readable
 from storage import Access, AgentRow, ConsoleConflict, TokenRow
-from storage.vocabulary import OPEN
+from storage.access import ASSIGN, CLAIM, HOLD, REPLY
+from storage.vocabulary import OPEN, HandoffStatus, Role
 
 __all__ = ["routes"]
 
@@ -299,7 +300,7 @@ async def conversations(request: web.Request, console: Console, who: Principal) 
     items = []
     place = 0
     for h in rows:
-        if h["status"] == "waiting":
+        if h["status"] == HandoffStatus.WAITING:
             place += 1
         access = Access(
             h["conversation_id"],
@@ -313,7 +314,7 @@ async def conversations(request: web.Request, console: Console, who: Principal) 
         if not can_see(access, who.agent.id, admin=who.admin):
             continue
         last = h["last_message"]
-        item = _handoff(h, agents, place if h["status"] == "waiting" else None)
+        item = _handoff(h, agents, place if h["status"] == HandoffStatus.WAITING else None)
         item.update(
             id=h["conversation_id"],
             handoff_id=h["id"],
@@ -352,14 +353,11 @@ async def conversation(request: web.Request, console: Console, who: Principal) -
     handoffs = found["handoffs"]
     open_handoff = next((h for h in handoffs if h["status"] in OPEN), None)
     position = None
-    if open_handoff is not None and open_handoff["status"] == "waiting":
-        waiting = [w for w in await console.db.waiting() if w.status == "waiting"]
+    if open_handoff is not None and open_handoff["status"] == HandoffStatus.WAITING:
+        waiting = [w for w in await console.db.waiting() if w.status == HandoffStatus.WAITING]
         position = next((n for n, w in enumerate(waiting, 1) if w.id == open_handoff["id"]), None)
-    me = who.agent.id
-    holder = access.handoff_status == "agent" and access.agent_id == me
-    waiting_for_me = access.handoff_status == "waiting" and (
-        who.admin or access.assigned_to in (None, me)
-    )
+    me, admin = who.agent.id, who.admin
+    holder = REPLY.allows(access, me, admin=admin)
     return web.json_response(
         {
             "id": conversation_id,
@@ -411,12 +409,14 @@ async def conversation(request: web.Request, console: Console, who: Principal) -
                 for e in found["events"]
             ],
             "can": {
-                "claim": waiting_for_me,
+                "claim": CLAIM.allows(access, me, admin=admin),
                 "reply": holder,
-                "assign": holder or waiting_for_me or (who.admin and open_handoff is not None),
-                "release": holder or (who.admin and access.handoff_status == "agent"),
-                "resolve": holder or (who.admin and open_handoff is not None),
-                "hand_back": holder or (who.admin and open_handoff is not None),
+                "assign": ASSIGN.allows(access, me, admin=admin),
+                # Offered only for a held conversation (the rule also lets one put back what
+                # waits reserved for oneself).
+                "release": holder or (admin and access.handoff_status == HandoffStatus.AGENT),
+                "resolve": HOLD.allows(access, me, admin=admin),
+                "hand_back": HOLD.allows(access, me, admin=admin),
             },
         }
     )
@@ -532,7 +532,7 @@ async def change_agent(request: web.Request, console: Console, who: Principal) -
     active = data.get("active")
     if active is not None and not isinstance(active, bool):
         fail(400, "invalid", "active is true or false")
-    if agent_id == who.agent.id and (active is False or role == "agent"):
+    if agent_id == who.agent.id and (active is False or role == Role.AGENT):
         fail(400, "invalid", "you cannot demote or deactivate yourself")
     password = data.get("password")
     if password is not None and (not isinstance(password, str) or not 12 <= len(password) <= 1024):
