@@ -215,10 +215,23 @@ class HandoffQueue:
                 )
                 .where(_conversations.c.status.in_(OPEN), _handoffs.c.id.is_(None))
             ).all()
-            for conversation_id, customer_id, status, since, reason in orphans:
-                if (
-                    status == ConversationStatus.AGENT
-                ):  # nobody holds it any more: back in the queue
+            repaired: list[int] = []
+            for conversation_id, customer_id, _, since, reason in orphans:
+                # Take the conversation row first, as every transaction that changes it does,
+                # then look again: another process may have repaired (or someone claimed) it
+                # since the read above, and a conversation has at most one open handoff.
+                status = conn.execute(
+                    update(_conversations)
+                    .where(
+                        _conversations.c.id == conversation_id,
+                        _conversations.c.status.in_(OPEN),
+                    )
+                    .values(status=_conversations.c.status)
+                    .returning(_conversations.c.status)
+                ).scalar()
+                if status is None or _open_handoff(conn, conversation_id):
+                    continue
+                if status == ConversationStatus.AGENT:  # nobody holds it: back in the queue
                     conn.execute(
                         update(_conversations)
                         .where(_conversations.c.id == conversation_id)
@@ -239,6 +252,17 @@ class HandoffQueue:
                     },
                 ).scalar_one()
                 record_event(conn, (handoff_id, customer_id, conversation_id), "waiting")
-            return [int(r[0]) for r in orphans]
+                repaired.append(int(conversation_id))
+            return repaired
 
         return await self._runner.run(write)
+
+
+def _open_handoff(conn: Connection, conversation_id: int) -> bool:
+    """Whether the conversation has an open handoff."""
+    found = conn.execute(
+        select(_handoffs.c.id)
+        .where(_handoffs.c.conversation_id == conversation_id, _handoffs.c.status.in_(OPEN))
+        .limit(1)
+    ).first()
+    return found is not None
