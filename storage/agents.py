@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage._runner import Runner
 from storage.errors import ConsoleConflict
@@ -90,11 +91,13 @@ class AgentAccounts:
         now = time.time()
 
         def write(conn: Connection) -> AgentRow:
-            found = conn.execute(select(_agents.c.id).where(_agents.c.email == email)).first()
-            if found is not None:
-                raise ConsoleConflict("exists", f"an agent with email {email} already exists")
+            # One statement: two processes adding one email at once get one agent, and the
+            # other a clear conflict rather than a unique-key error.
+            ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             agent_id = conn.execute(
-                insert(_agents).returning(_agents.c.id),
+                ins(_agents)
+                .on_conflict_do_nothing(index_elements=["email"])
+                .returning(_agents.c.id),
                 {
                     "email": email,
                     "name": name,
@@ -104,7 +107,9 @@ class AgentAccounts:
                     "failed_logins": 0,
                     "created_at": now,
                 },
-            ).scalar_one()
+            ).scalar()
+            if agent_id is None:
+                raise ConsoleConflict("exists", f"an agent with email {email} already exists")
             return _agent(conn.execute(select(_agents).where(_agents.c.id == agent_id)).one())
 
         return await self._runner.run(write)

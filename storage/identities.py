@@ -131,6 +131,13 @@ class Unlinked:
     moved: dict[str, Any]
 
 
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the dialect's ON CONFLICT clauses."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def _each(conn: Connection, ops: Sequence[Callable[[Connection], Any]]) -> list[Any]:
     return [op(conn) for op in ops]
 
@@ -157,9 +164,8 @@ class Linking:
             if row is None:
                 value = secrets.token_hex(32)
                 # Two processes may race here; the primary key keeps one and both re-read it.
-                ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
                 conn.execute(
-                    ins(_secrets).on_conflict_do_nothing(index_elements=["name"]),
+                    _insert(conn, _secrets).on_conflict_do_nothing(index_elements=["name"]),
                     {"name": "link_codes", "value": value, "created_at": time.time()},
                 )
                 row = conn.execute(
@@ -284,11 +290,19 @@ class Linking:
 
     def _fail(self, conn: Connection, identity_id: int, throttle: Any, now: float) -> None:
         if throttle is None:
-            conn.execute(
-                insert(_throttle),
+            # Another process may count this identity's first failure at the same time: the
+            # primary key keeps one row and the loser counts on it.
+            made = conn.execute(
+                _insert(conn, _throttle).on_conflict_do_nothing(index_elements=["identity_id"]),
                 {"identity_id": identity_id, "failures": 1, "window_start": now},
             )
-            return
+            if made.rowcount:
+                return
+            throttle = conn.execute(
+                select(
+                    _throttle.c.failures, _throttle.c.window_start, _throttle.c.locked_until
+                ).where(_throttle.c.identity_id == identity_id)
+            ).one()
         failures, start = int(throttle[0]), float(throttle[1])
         if now - start > FAILURE_WINDOW:
             failures, start = 0, now
@@ -311,18 +325,19 @@ class Linking:
 
         def write(conn: Connection) -> Merged | None:
             now = time.time()
-            found = conn.execute(select(_proofs.c.id).where(_proofs.c.phone == phone)).first()
-            if found is None:
-                conn.execute(
-                    insert(_proofs),
-                    {"phone": phone, "identity_id": identity_id, "created_at": now},
-                )
-            else:  # the newest proof wins (numbers are recycled)
-                conn.execute(
-                    update(_proofs)
-                    .where(_proofs.c.id == found[0])
-                    .values(identity_id=identity_id, created_at=now)
-                )
+            # The newest proof wins (numbers are recycled); one statement, so two proofs of
+            # one number at once never collide on its unique key.
+            upsert = _insert(conn, _proofs)
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["phone"],
+                    set_={
+                        "identity_id": upsert.excluded.identity_id,
+                        "created_at": upsert.excluded.created_at,
+                    },
+                ),
+                {"phone": phone, "identity_id": identity_id, "created_at": now},
+            )
             keep = conn.execute(
                 select(_identities.c.customer_id).where(_identities.c.id == identity_id)
             ).scalar_one()
