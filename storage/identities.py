@@ -16,9 +16,10 @@ Linking happens only on proof:
   same result whether a code exists or not;
 - an agent or admin (`link`, `unlink`).
 
-Linking merges two customers (`_merge`): every row of the other customer is re-pointed and the
-ids that moved are written to the append-only `merge_log`, which `unlink` reads to move them
-back. Writes go through the store's group commit; each runs in one transaction.
+Linking merges two customers (`storage.merges`): every row of the other customer is
+re-pointed and the ids that moved are written to the append-only `merge_log`, which `unlink`
+reads to move them back. Writes go through the store's group commit; each runs in one
+transaction.
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.hot_path import create_customer
+from storage.merges import MOVED, Merged, Unlinked, merge, unlink
 from storage.proofs import SMS_CHANNEL
 from storage.store import Store
 from storage.tables import metadata
-from storage.vocabulary import OPEN
 
 __all__ = [
     "CODE_TTL",
@@ -67,20 +67,6 @@ _proofs: Table = metadata.tables["phone_proofs"]
 _log: Table = metadata.tables["merge_log"]
 _secrets: Table = metadata.tables["install_secrets"]
 
-# Every table with a customer_id column whose rows move in a merge (flow_journal follows its
-# run; customers' own row is merged field by field).
-_MOVED = (
-    "identities",
-    "conversations",
-    "messages",
-    "inbox",
-    "outbox",
-    "flow_runs",
-    "handoffs",
-    "handoff_events",
-    "agent_notes",
-    "link_codes",
-)
 
 _CODE = re.compile(r"^\s*(?:link\s*:?\s*)?(\d{5})[-\s](\d{5})\s*$", re.IGNORECASE)
 _START = re.compile(r"^link[-_](\d{5})(\d{5})$")
@@ -101,16 +87,6 @@ def parse_code(text: str | None, *, start_payload: str | None = None) -> str | N
 
 
 @dataclass(frozen=True, slots=True)
-class Merged:
-    """Two customers became one: `other` was merged into `keep`."""
-
-    keep: int
-    other: int
-    log_id: int
-    moved: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Redeemed:
     """The outcome of a code: "linked", "already" (same customer), "invalid" or "throttled".
     "invalid" is the same for an unknown, expired, used or mistyped code."""
@@ -119,16 +95,6 @@ class Redeemed:
     merged: Merged | None = None
     code_channel: str | None = None
     """The channel the code was asked for on (for "linked" and "already")."""
-
-
-@dataclass(frozen=True, slots=True)
-class Unlinked:
-    """An identity left `customer_id` for `new_customer_id` (restored or created)."""
-
-    customer_id: int
-    new_customer_id: int
-    log_id: int
-    moved: dict[str, Any]
 
 
 def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -280,8 +246,8 @@ class Linking:
             ).one()
             if int(source[0]) == customer_id:
                 return Redeemed("already", code_channel=str(source[1]))
-            merged = self._merge(
-                conn, customer_id, int(source[0]), proof=proof, actor=None, now=now
+            merged = merge(
+                conn, self._store, customer_id, int(source[0]), proof=proof, actor=None, now=now
             )
             return Redeemed("linked", merged, str(source[1]))
 
@@ -358,8 +324,14 @@ class Linking:
             ).first()
             if others is not None:
                 return None
-            return self._merge(
-                conn, int(keep), int(sms[0]), proof="contact_share", actor=None, now=now
+            return merge(
+                conn,
+                self._store,
+                int(keep),
+                int(sms[0]),
+                proof="contact_share",
+                actor=None,
+                now=now,
             )
 
         result: Merged | None = await self._run(write)
@@ -384,7 +356,9 @@ class Linking:
             keep, other = int(rows[identity_a]), int(rows[identity_b])
             if keep == other:
                 return None
-            return self._merge(conn, keep, other, proof="admin", actor=actor, now=time.time())
+            return merge(
+                conn, self._store, keep, other, proof="admin", actor=actor, now=time.time()
+            )
 
         result: Merged | None = await self._run(write)
         return result
@@ -394,7 +368,7 @@ class Linking:
         it wrote since; None when it is its customer's only identity."""
 
         def write(conn: Connection) -> Unlinked | None:
-            return self._unlink(conn, identity_id, actor, time.time())
+            return unlink(conn, self._store, identity_id, actor, time.time())
 
         result: Unlinked | None = await self._run(write)
         return result
@@ -404,13 +378,13 @@ class Linking:
         turn that was already running when the merge happened); None when nothing was left."""
 
         def write(conn: Connection) -> Merged | None:
-            for name in _MOVED:
+            for name in MOVED:
                 table = metadata.tables[name]
                 if conn.execute(
                     select(table.c.id).where(table.c.customer_id == other).limit(1)
                 ).first():
-                    return self._merge(
-                        conn, keep, other, proof="sweep", actor=None, now=time.time()
+                    return merge(
+                        conn, self._store, keep, other, proof="sweep", actor=None, now=time.time()
                     )
             return None
 
@@ -477,239 +451,3 @@ class Linking:
 
         result: str | None = await self._runner.run(read)
         return result
-
-    # -- merge and unlink ------------------------------------------------------------------
-
-    def _customer(self, conn: Connection, customer_id: int) -> dict[str, Any]:
-        q = select(_customers).where(_customers.c.id == customer_id)
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        return dict(conn.execute(q).mappings().one())
-
-    def _merge(
-        self, conn: Connection, keep: int, other: int, *, proof: str, actor: str | None, now: float
-    ) -> Merged:
-        first, second = sorted((keep, other))  # lock in id order
-        rows = {first: self._customer(conn, first), second: self._customer(conn, second)}
-        k, o = rows[keep], rows[other]
-        moved: dict[str, Any] = {}
-        for name in _MOVED:
-            table = metadata.tables[name]
-            ids = list(
-                conn.execute(select(table.c.id).where(table.c.customer_id == other)).scalars()
-            )
-            if ids:
-                conn.execute(
-                    update(table).where(table.c.customer_id == other).values(customer_id=keep)
-                )
-            moved[name] = ids
-        # Memory: the more recently active customer's value wins a conflict; the others are
-        # recorded here.
-        newer, older = (k, o) if k["last_seen_at"] >= o["last_seen_at"] else (o, k)
-        memory = dict(older["memory"] or {}) | dict(newer["memory"] or {})
-        conflicts = {
-            key: value
-            for key, value in (older["memory"] or {}).items()
-            if key in (newer["memory"] or {}) and newer["memory"][key] != value
-        }
-        # The most recently active flow is kept; the other one ends as "merged".
-        run = newer["active_run_id"] or older["active_run_id"]
-        superseded = older["active_run_id"] if newer["active_run_id"] else None
-        if superseded:
-            conn.execute(
-                update(_runs).where(_runs.c.id == superseded).values(status="merged", ended_at=now)
-            )
-        # An open handoff is kept: the conversation with people involved stays the current one.
-        statuses = dict(
-            conn.execute(
-                select(_conversations.c.id, _conversations.c.status).where(
-                    _conversations.c.id.in_([k["conversation_id"], o["conversation_id"]])
-                )
-            ).all()
-        )
-        conversation = k["conversation_id"]
-        if statuses.get(conversation) not in OPEN and statuses.get(o["conversation_id"]) in OPEN:
-            conversation = o["conversation_id"]
-        moved["customer"] = {
-            "keep": {
-                "memory": k["memory"],
-                "active_run_id": k["active_run_id"],
-                "conversation_id": k["conversation_id"],
-                "last_identity_id": k["last_identity_id"],
-            },
-            "other": {
-                "memory": o["memory"],
-                "active_run_id": o["active_run_id"],
-                "conversation_id": o["conversation_id"],
-                "last_identity_id": o["last_identity_id"],
-            },
-            "memory_conflicts": conflicts,
-            "superseded_run": superseded,
-        }
-        conn.execute(
-            update(_customers)
-            .where(_customers.c.id == keep)
-            .values(
-                memory=memory,
-                active_run_id=run,
-                conversation_id=conversation,
-                last_seen_at=max(k["last_seen_at"], o["last_seen_at"]),
-                last_identity_id=newer["last_identity_id"],
-            )
-        )
-        conn.execute(
-            update(_customers)
-            .where(_customers.c.id == other)
-            .values(memory={}, active_run_id=None, last_identity_id=None)
-        )
-        log_id = int(
-            conn.execute(
-                insert(_log).returning(_log.c.id),
-                {
-                    "kind": "merge",
-                    "customer_id": keep,
-                    "other_customer_id": other,
-                    "proof": proof,
-                    "actor": actor,
-                    "moved": moved,
-                    "created_at": now,
-                },
-            ).scalar_one()
-        )
-        self._store.forget_identities((keep, other))
-        return Merged(keep, other, log_id, moved)
-
-    def _unlink(
-        self, conn: Connection, identity_id: int, actor: str, now: float
-    ) -> Unlinked | None:
-        customer_id = conn.execute(
-            select(_identities.c.customer_id).where(_identities.c.id == identity_id)
-        ).scalar_one_or_none()
-        if customer_id is None:
-            raise LookupError("unknown identity")
-        count = conn.execute(
-            select(_identities.c.id).where(_identities.c.customer_id == customer_id)
-        ).all()
-        if len(count) < 2:
-            return None
-        k = self._customer(conn, customer_id)
-        # The newest merge into this customer that brought this identity, if any.
-        entry: dict[str, Any] | None = None
-        for row in conn.execute(
-            select(_log)
-            .where(_log.c.customer_id == customer_id, _log.c.kind == "merge")
-            .order_by(_log.c.id.desc())
-        ).mappings():
-            if identity_id in (row["moved"].get("identities") or []):
-                entry = dict(row)
-                break
-        brought: dict[str, list[Any]] = {}
-        restored_customer: dict[str, Any] = {}
-        target: int | None = None
-        if entry is not None:
-            moved = entry["moved"]
-            # What came with the identity goes back only if it came alone.
-            if list(moved.get("identities") or []) == [identity_id]:
-                brought = {name: list(moved.get(name) or []) for name in _MOVED}
-                restored_customer = moved["customer"]["other"]
-            other = int(entry["other_customer_id"])
-            empty = conn.execute(
-                select(_identities.c.id).where(_identities.c.customer_id == other).limit(1)
-            ).first()
-            if empty is None:
-                target = other
-        if target is None:
-            target = create_customer(conn, now).customer_id
-            restored_customer = {}
-        back: dict[str, Any] = {}
-        for name in _MOVED:
-            table = metadata.tables[name]
-            ids = set(brought.get(name) or [])
-            if "identity_id" in table.c:  # written by or to the identity, also since the merge
-                ids |= set(
-                    conn.execute(
-                        select(table.c.id).where(
-                            table.c.identity_id == identity_id,
-                            table.c.customer_id == customer_id,
-                        )
-                    ).scalars()
-                )
-            if name == "identities":
-                ids.add(identity_id)
-            ids_list = sorted(ids, key=str)
-            if ids_list:
-                conn.execute(
-                    update(table)
-                    .where(table.c.id.in_(ids_list), table.c.customer_id == customer_id)
-                    .values(customer_id=target)
-                )
-            back[name] = ids_list
-        # Journal rows follow their runs; the active run goes with the identity if it came
-        # with it, and the run it superseded at the merge comes back.
-        values: dict[str, Any] = {"last_identity_id": identity_id, "last_seen_at": now}
-        mine_memory = dict(k["memory"] or {})
-        if restored_customer:
-            values["memory"] = restored_customer.get("memory") or {}
-            if k["active_run_id"] in set(brought.get("flow_runs") or []):
-                values["active_run_id"] = k["active_run_id"]
-                assert entry is not None
-                superseded = entry["moved"]["customer"].get("superseded_run")
-                conn.execute(
-                    update(_customers)
-                    .where(_customers.c.id == customer_id)
-                    .values(active_run_id=superseded)
-                )
-                if superseded:
-                    conn.execute(
-                        update(_runs)
-                        .where(_runs.c.id == superseded)
-                        .values(status="active", ended_at=None)
-                    )
-            old_conversation = restored_customer.get("conversation_id")
-            if old_conversation in set(brought.get("conversations") or []):
-                values["conversation_id"] = old_conversation
-                if k["conversation_id"] == old_conversation:
-                    kept = entry["moved"]["customer"]["keep"]["conversation_id"] if entry else None
-                    conn.execute(
-                        update(_customers)
-                        .where(_customers.c.id == customer_id)
-                        .values(conversation_id=kept)
-                    )
-            # Keys only the leaving customer brought, unchanged since, leave with it.
-            keep_memory = (entry["moved"]["customer"]["keep"]["memory"] if entry else {}) or {}
-            for key, value in (restored_customer.get("memory") or {}).items():
-                if key not in keep_memory and mine_memory.get(key) == value:
-                    mine_memory.pop(key, None)
-            conn.execute(
-                update(_customers).where(_customers.c.id == customer_id).values(memory=mine_memory)
-            )
-        else:
-            values["memory"] = dict(mine_memory)  # a copy: what the customer told us is theirs
-        conn.execute(update(_customers).where(_customers.c.id == target).values(**values))
-        last = conn.execute(
-            select(_identities.c.id)
-            .where(_identities.c.customer_id == customer_id)
-            .order_by(_identities.c.last_seen_at.desc())
-            .limit(1)
-        ).scalar_one()
-        conn.execute(
-            update(_customers)
-            .where(_customers.c.id == customer_id, _customers.c.last_identity_id == identity_id)
-            .values(last_identity_id=last)
-        )
-        log_id = int(
-            conn.execute(
-                insert(_log).returning(_log.c.id),
-                {
-                    "kind": "unlink",
-                    "customer_id": customer_id,
-                    "other_customer_id": target,
-                    "proof": "admin",
-                    "actor": actor,
-                    "moved": back,
-                    "created_at": now,
-                },
-            ).scalar_one()
-        )
-        self._store.forget_identities((customer_id, target))
-        return Unlinked(customer_id, target, log_id, back)
