@@ -15,7 +15,10 @@ CONVERSATIONS = 5
 async def _orphans(store: Store, tag: str) -> list[int]:
     """Conversations set waiting by turns committed without the handoff feature."""
     accepted = await store.accept(
-        [NewInbound("web", f"{tag}{n}", f"{tag}{n}", {"text": "human"}) for n in range(CONVERSATIONS)]
+        [
+            NewInbound("web", f"{tag}{n}", f"{tag}{n}", {"text": "human"})
+            for n in range(CONVERSATIONS)
+        ]
     )
     conversations = []
     for row in accepted:
