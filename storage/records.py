@@ -80,7 +80,8 @@ class ReplyWrite:
     prompt: Mapping[str, Any]
     author: str = "bot"
     send: bool = True
-    """False records the message without sending it (e.g. the identity opted out)."""
+    """False records the message without sending it, as "not sent" with the reason of
+    `storage.outbound.UNSENT_REASON`: pass `storage.reachable(flags)` of the identity."""
 
 
 @dataclass(slots=True)
