@@ -44,6 +44,9 @@ from storage.outbound import OUTBOX_CLAIM
 from storage.records import Accepted, Claim, CustomerState, JournalRow, OutboxRow, TurnWrite
 from storage.vocabulary import Author, ConversationStatus, Direction
 
+_IN = Direction.IN.value  # plain strs, looked up once (these run for every message)
+_CUSTOMER = Author.CUSTOMER.value
+
 __all__ = [
     "claim_many",
     "create_customer",
@@ -83,8 +86,8 @@ def write_turns(conn: Connection, owner: str, turns: Sequence[TurnWrite]) -> lis
                 {
                     "customer_id": t.customer_id,
                     "conversation_id": t.conversation_id,
-                    "direction": Direction.IN.value,
-                    "author": Author.CUSTOMER.value,
+                    "direction": _IN,
+                    "author": _CUSTOMER,
                     "channel": t.channel,
                     "identity_id": t.identity_id,
                     "text": t.inbound_text,

@@ -41,6 +41,7 @@ _outbox: Table = metadata.tables["outbox"]
 
 OUTBOX_CLAIM = 120.0
 """Seconds a process owns the replies it created before others may send them."""
+_OUT = Direction.OUT.value  # a plain str, looked up once (this runs for every reply)
 UNSENT_REASON = "the customer opted out or cannot be reached on {channel}"
 """The error recorded on a message that was not sent because of its identity's flags."""
 
@@ -78,7 +79,7 @@ def message_row(
     return {
         "customer_id": customer_id,
         "conversation_id": conversation_id,
-        "direction": Direction.OUT.value,
+        "direction": _OUT,
         "author": author,
         "channel": channel,
         "identity_id": identity_id,
