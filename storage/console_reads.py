@@ -20,14 +20,9 @@ _customers: Table = metadata.tables["customers"]
 _identities: Table = metadata.tables["identities"]
 _conversations: Table = metadata.tables["conversations"]
 _messages: Table = metadata.tables["messages"]
-_outbox: Table = metadata.tables["outbox"]
-_agents: Table = metadata.tables["agents"]
-_sessions: Table = metadata.tables["agent_sessions"]
-_tokens: Table = metadata.tables["api_tokens"]
 _handoffs: Table = metadata.tables["handoffs"]
 _events: Table = metadata.tables["handoff_events"]
 _notes: Table = metadata.tables["agent_notes"]
-_canned: Table = metadata.tables["canned_replies"]
 
 
 class ConsoleReads:

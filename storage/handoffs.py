@@ -1,4 +1,4 @@
-"""HandoffStatus transitions: a turn's guarded commit (opening or closing a handoff with it), and
+"""Handoff transitions: a turn's guarded commit (opening or closing a handoff with it), and
 agents claiming, assigning, releasing, ending, replying and noting. Part of the storage
 layer (`ConsoleStore` gathers it).
 
@@ -41,18 +41,12 @@ from storage.vocabulary import (
 
 __all__ = ["GuardedTurn", "HandoffOpening", "Handoffs"]
 
-_customers: Table = metadata.tables["customers"]
-_identities: Table = metadata.tables["identities"]
 _conversations: Table = metadata.tables["conversations"]
 _messages: Table = metadata.tables["messages"]
-_outbox: Table = metadata.tables["outbox"]
 _agents: Table = metadata.tables["agents"]
-_sessions: Table = metadata.tables["agent_sessions"]
-_tokens: Table = metadata.tables["api_tokens"]
 _handoffs: Table = metadata.tables["handoffs"]
 _events: Table = metadata.tables["handoff_events"]
 _notes: Table = metadata.tables["agent_notes"]
-_canned: Table = metadata.tables["canned_replies"]
 
 
 @dataclass(slots=True)
@@ -88,11 +82,8 @@ class GuardedTurn:
     """Where the customer is reached (the opening notice goes there)."""
 
 
-_CONFLICT = object()
-
-
 class Handoffs:
-    """HandoffStatus transitions (a part of `ConsoleStore`)."""
+    """Handoff transitions (a part of `ConsoleStore`)."""
 
     _store: Store
     _runner: Runner

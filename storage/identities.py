@@ -59,8 +59,6 @@ COOL_DOWN = 900.0
 
 _customers: Table = metadata.tables["customers"]
 _identities: Table = metadata.tables["identities"]
-_conversations: Table = metadata.tables["conversations"]
-_runs: Table = metadata.tables["flow_runs"]
 _codes: Table = metadata.tables["link_codes"]
 _throttle: Table = metadata.tables["link_throttle"]
 _proofs: Table = metadata.tables["phone_proofs"]
