@@ -9,6 +9,7 @@ checks that the two agree on every combination.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ __all__ = [
     "SEE",
     "Access",
     "Rule",
+    "read_accesses",
     "require",
     "require_open",
 ]
@@ -174,10 +176,9 @@ REPLY = Rule(agent=_HELD_BY_ME, admin=False)
 """Write to the customer: only the agent holding the conversation, admins too."""
 
 
-def require(conn: Connection, conversation_id: int) -> Access:
-    """The conversation's `Access`, read in the caller's transaction; ConsoleConflict
-    ("not_found") when there is no such conversation."""
-    row = conn.execute(
+def read_accesses(conn: Connection, conversation_ids: Sequence[int]) -> dict[int, Access]:
+    """The `Access` of each conversation that exists, read in the caller's transaction."""
+    q = (
         select(
             _conversations.c.id,
             _conversations.c.customer_id,
@@ -195,11 +196,22 @@ def require(conn: Connection, conversation_id: int) -> Access:
                 _handoffs.c.status.in_(OPEN),
             ),
         )
-        .where(_conversations.c.id == conversation_id)
-    ).first()
-    if row is None:
+        .where(_conversations.c.id.in_(list(conversation_ids)))
+        .order_by(_handoffs.c.id)
+    )
+    return {
+        int(r[0]): Access(int(r[0]), int(r[1]), str(r[2]), r[3], r[4], r[5], r[6])
+        for r in conn.execute(q)
+    }
+
+
+def require(conn: Connection, conversation_id: int) -> Access:
+    """The conversation's `Access`, read in the caller's transaction; ConsoleConflict
+    ("not_found") when there is no such conversation."""
+    found = read_accesses(conn, [conversation_id]).get(conversation_id)
+    if found is None:
         raise ConsoleConflict("not_found", "no such conversation")
-    return Access(int(row[0]), int(row[1]), str(row[2]), row[3], row[4], row[5], row[6])
+    return found
 
 
 def require_open(conn: Connection, conversation_id: int) -> Access:

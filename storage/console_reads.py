@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from storage._runner import Runner
-from storage.access import Access
+from storage.access import Access, read_accesses
 from storage.tables import metadata
 from storage.vocabulary import OPEN, Direction
 
@@ -44,31 +44,7 @@ class ConsoleReads:
             return {}
 
         def read(conn: Connection) -> dict[int, Access]:
-            q = (
-                select(
-                    _conversations.c.id,
-                    _conversations.c.customer_id,
-                    _conversations.c.status,
-                    _handoffs.c.id,
-                    _handoffs.c.status,
-                    _handoffs.c.agent_id,
-                    _handoffs.c.assigned_to,
-                )
-                .select_from(_conversations)
-                .outerjoin(
-                    _handoffs,
-                    and_(
-                        _handoffs.c.conversation_id == _conversations.c.id,
-                        _handoffs.c.status.in_(OPEN),
-                    ),
-                )
-                .where(_conversations.c.id.in_(ids))
-                .order_by(_handoffs.c.id)
-            )
-            out: dict[int, Access] = {}
-            for r in conn.execute(q):
-                out[int(r[0])] = Access(int(r[0]), int(r[1]), str(r[2]), r[3], r[4], r[5], r[6])
-            return out
+            return read_accesses(conn, ids)
 
         return await self._runner.run(read)
 
