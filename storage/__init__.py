@@ -3,12 +3,19 @@
 >>> store = await open_store("sqlite+aiosqlite:///./baton.db")
 >>> await store.check_schema()
 
-Where things live: `storage.store` (the `Store`: inbox, leases, a turn's commit, the outbox),
-`storage.console` (`ConsoleStore`, gathering `storage.agents`, `storage.handoffs`,
-`storage.queue` and `storage.console_reads`), `storage.access` (who may act on a
-conversation), `storage.outbound` (the one writer of outbound messages), `storage.identities`
-(linking), `storage.vocabulary` (statuses, roles, authors), `storage.records` (the values
-passed in and out), `storage.tables` and `storage.types` (the schema).
+Where things live:
+
+- `storage.store`: the `Store`, the message path's API (inbox, leases, claims, a turn's
+  commit, the outbox), over `storage.hot_path` (its transactions) and `storage._statements`
+  (its statements, compiled once); `storage.reads`: reads for people and tests;
+- `storage.console`: `ConsoleStore`, gathering `storage.agents` (accounts, sessions, tokens,
+  canned replies), `storage.handoffs` (transitions and a turn's guarded commit),
+  `storage.queue` (the queue ticker) and `storage.console_reads` (what the console shows);
+- `storage.access`: who may act on a conversation, in Python and in SQL;
+- `storage.outbound`: the one writer of outbound messages and the reachability rule;
+- `storage.identities` (linking codes and proofs), `storage.merges`, `storage.proofs`;
+- `storage.vocabulary`: statuses, outcomes, roles, authors; `storage.records`: the values
+  passed in and out; `storage.tables`, `storage.types`, `storage.migrations`: the schema.
 """
 
 from __future__ import annotations
