@@ -18,6 +18,7 @@ from dialogs.flows import App, Flow
 from dialogs.prompts import Prompt
 from dialogs.triggers import Message
 from storage.records import CustomerState, JournalRow
+from storage.vocabulary import ConversationStatus
 
 log = logging.getLogger("baton.flows")
 
@@ -253,6 +254,7 @@ class _Turn:
     def set_status(
         self, status: str, reason: str | None = None, trigger: str | None = None
     ) -> None:
+        status = str(status)  # a plain str: JSON payloads that carry it stay on orjson
         self.status = status
         self.out.status = status
         self.out.handoff_reason = reason
@@ -263,7 +265,7 @@ class _Turn:
         if self.misunderstood is None:
             return
         count = self.memory.raw().get(MISUNDERSTOOD_KEY, 0)
-        if not self.misunderstood or self.status != "bot":
+        if not self.misunderstood or self.status != ConversationStatus.BOT:
             if count:
                 del self.memory[MISUNDERSTOOD_KEY]
             return
@@ -274,7 +276,9 @@ class _Turn:
         if MISUNDERSTOOD_KEY in self.memory:
             del self.memory[MISUNDERSTOOD_KEY]
         self.set_status(
-            "waiting", "the bot did not understand the customer twice in a row", "misunderstood"
+            ConversationStatus.WAITING,
+            "the bot did not understand the customer twice in a row",
+            "misunderstood",
         )
         self.say(self.app.texts.not_understood_handoff)
 
@@ -293,16 +297,16 @@ class _Turn:
         else:
             kind = app.interruptions.classify(text) if choice is None else None
         message = Message(text, choice)
-        if self.status == "agent":
+        if self.status == ConversationStatus.AGENT:
             # A person holds the conversation: the bot stays quiet and the message goes to
             # them. Only "cancel" / "bot" take the customer back to the bot.
             if kind == "cancel":
                 self.end_active("cancelled")
-                self.set_status("bot")
+                self.set_status(ConversationStatus.BOT)
                 self.say(app.texts.back_to_bot)
             return
-        if self.status == "resolved":
-            self.set_status("bot")
+        if self.status == ConversationStatus.RESOLVED:
+            self.set_status(ConversationStatus.BOT)
         self.misunderstood = False
         if kind == "help":
             self.say(self.help_text())
@@ -313,20 +317,22 @@ class _Turn:
         if kind == "cancel":
             if self.out.active_run_id is not None:
                 self.end_active("cancelled")
-                if self.status == "waiting":
-                    self.set_status("bot")
+                if self.status == ConversationStatus.WAITING:
+                    self.set_status(ConversationStatus.BOT)
                 self.say(app.texts.cancelled)
-            elif self.status == "waiting":
-                self.set_status("bot")
+            elif self.status == ConversationStatus.WAITING:
+                self.set_status(ConversationStatus.BOT)
                 self.say(app.texts.no_longer_waiting)
             else:
                 self.say(app.texts.nothing_to_cancel)
             return
         if kind == "human":
-            if self.status == "waiting":
+            if self.status == ConversationStatus.WAITING:
                 self.say(app.texts.still_waiting)
             else:
-                self.set_status("waiting", "customer asked for a person", "customer")
+                self.set_status(
+                    ConversationStatus.WAITING, "customer asked for a person", "customer"
+                )
                 self.say(app.texts.human_waiting)
             return
         for f in app.flows:
@@ -352,7 +358,7 @@ class _Turn:
             if any(not t.interrupts and t.matches(message) for t in f.triggers):
                 await self.start(f)
                 return
-        if self.status == "waiting":
+        if self.status == ConversationStatus.WAITING:
             self.say(app.texts.still_waiting)
         elif app.start is not None:
             await self.start(app.start)
@@ -428,7 +434,7 @@ class _Turn:
     def record(self, run_id: str, replay: Replay) -> None:
         self.out.journal.extend((run_id, row) for row in replay.new)
         if replay.handoff_reason is not None:
-            self.set_status("waiting", replay.handoff_reason, "flow")
+            self.set_status(ConversationStatus.WAITING, replay.handoff_reason, "flow")
 
     def keep(self, run_id: str, f: Flow, replay: Replay) -> None:
         self.record(run_id, replay)
