@@ -30,7 +30,7 @@ __all__ = ["routes"]
 _MAX_TEXT = 4000
 _MAX_NAME = 100
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-_ROLES = ("agent", "admin")
+_ROLES = tuple(Role)
 _CONFLICT_STATUS = {"not_found": 404, "unknown_agent": 400}
 
 Handler = Callable[[web.Request, Console, Principal], Awaitable[web.StreamResponse]]
@@ -504,7 +504,7 @@ async def add_agent(request: web.Request, console: Console, who: Principal) -> w
     if not _EMAIL.match(email):
         fail(400, "invalid", "email is not an email address")
     name = _text(data, "name", _MAX_NAME)
-    role = data.get("role", "agent")
+    role = data.get("role", Role.AGENT.value)
     if role not in _ROLES:
         fail(400, "invalid", "role is agent or admin")
     password = data.get("password")
