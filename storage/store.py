@@ -416,7 +416,7 @@ class Store(StoreReads):
 
     def forget_identities(self, customer_ids: Collection[int]) -> None:
         """Drop cached identity -> customer entries of these customers: linking and unlinking
-        (storage.identities) call it inside their transaction, so the next accept reads the
+        (storage.merges) call it inside their transaction, so the next accept reads the
         identity's customer from the database."""
         ids = set(customer_ids)
         self._identity_epoch += 1
