@@ -11,9 +11,10 @@ Example:
     >>> [reply.text for reply in outcome.replies]
     ["Hi! What's your name?"]
 
-A turn first looks for an interruption (help, cancel, a person), then a command that starts
-a flow, then the active flow, replayed from its journal (see `Context`), then the other
-triggers, and last the `App`'s start flow.
+While a person holds the conversation the bot stays quiet (only "cancel" takes it back).
+Otherwise a turn first looks for an interruption (help, cancel, a person), then a command
+that starts a flow, then the active flow, replayed from its journal (see `Context`), then the
+other triggers, and last the `App`'s start flow.
 """
 
 from __future__ import annotations
