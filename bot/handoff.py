@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialogs import App
-from dialogs._replay import Outcome, pending_prompt
+from dialogs import App, Outcome, pending_prompt
 from dialogs.prompts import Prompt
 from storage import (
     AgentRow,

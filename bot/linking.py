@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from adapters.base import Inbound
-from dialogs._replay import pending_prompt
+from dialogs import pending_prompt
 from dialogs.builtin.link_channels import LINK_CODES
 from dialogs.prompts import Prompt
 from storage import CustomerState, Store

@@ -11,8 +11,7 @@ from adapters.base import Inbound
 from adapters.web import Reply, ShellAdapter
 from bot.engine import Engine
 from bot.settings import Settings
-from dialogs import App
-from dialogs._replay import pending_prompt
+from dialogs import App, pending_prompt
 from storage import open_store
 
 __all__ = ["run_shell"]

@@ -10,6 +10,9 @@ Example:
     ...     await ctx.say(f"Thanks, {name}!")
     >>>
     >>> app = App(flows=[order_help])
+
+The engine runs a customer's turn with `run_turn`, which returns an `Outcome` to commit (see
+`dialogs.runtime`); `pending_prompt` is the question a customer has open.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from dialogs.errors import FlowError, Invalid, RegistrationError, ReplayMismatch
 from dialogs.flows import App, Flow, Texts, flow
 from dialogs.interruptions import Interruptions
 from dialogs.prompts import Choice, Media, Prompt
+from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
 from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
 
 __all__ = [
+    "HUMAN_CHOICE",
     "Answer",
     "App",
     "Button",
@@ -35,6 +40,7 @@ __all__ = [
     "Keyword",
     "Media",
     "Memory",
+    "Outcome",
     "Prompt",
     "Regex",
     "RegistrationError",
@@ -42,4 +48,6 @@ __all__ = [
     "Texts",
     "Trigger",
     "flow",
+    "pending_prompt",
+    "run_turn",
 ]

@@ -12,8 +12,8 @@ other services only inside `ctx.step`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterator, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
 from dialogs.errors import Invalid, ReplayMismatch
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Context", "Memory"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Memory(MutableMapping[str, Any]):
@@ -113,6 +114,28 @@ class Context:
         """The full last answer (media, contact, location) given to `ask`."""
         return self._replay.last_answer
 
+    @overload
+    async def ask(
+        self,
+        prompt: str | Prompt,
+        *,
+        choices: Sequence[Choice | str] | None = None,
+        validate: None = None,
+        remember: str | None = None,
+        key: str | None = None,
+    ) -> str: ...
+
+    @overload
+    async def ask(
+        self,
+        prompt: str | Prompt,
+        *,
+        choices: Sequence[Choice | str] | None = None,
+        validate: Callable[[str], T],
+        remember: str | None = None,
+        key: str | None = None,
+    ) -> T: ...
+
     async def ask(
         self,
         prompt: str | Prompt,
@@ -123,6 +146,9 @@ class Context:
         key: str | None = None,
     ) -> Any:
         """Ask a question and return the answer.
+
+        The answer is the text (`str`), the chosen `Choice.value` (`str`) with `choices`, or
+        what `validate` returns.
 
         Example:
             >>> name = await ctx.ask("What's your name?", remember="name")
@@ -152,10 +178,29 @@ class Context:
         """
         await self._replay.say(message if isinstance(message, Prompt) else Prompt(message))
 
-    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    @overload
+    async def step(
+        self,
+        name: str,
+        fn: Callable[P, Coroutine[Any, Any, T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, name: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+    async def step(
+        self, name: str, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Any:
         """Run a side effect once; on replay return its recorded result instead.
 
-        The result must be JSON-like, a date, decimal, dataclass or pydantic model.
+        `fn` is called with `args` and `kwargs` (and awaited when it is a coroutine
+        function); the step returns what it returns. The result must be JSON-like, a date,
+        decimal, dataclass or pydantic model.
 
         Example:
             >>> order = await ctx.step("lookup order", lookup_order, number)

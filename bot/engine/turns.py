@@ -9,8 +9,7 @@ from typing import Any, Protocol
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
 from bot.linking import Linker, channel_name
-from dialogs import App
-from dialogs._replay import Outcome, run_turn
+from dialogs import App, Outcome, run_turn
 from dialogs.prompts import Prompt
 from storage import (
     Accepted,

@@ -14,11 +14,11 @@ calls: list[str] = []
 
 @dataclasses.dataclass(frozen=True)
 class Quote:
-    amount: int
+    amount: float
     currency: str
 
 
-def make_quote(size: int) -> Quote:
+def make_quote(size: float) -> Quote:
     calls.append(f"quote {size}")
     return Quote(size * 10, "EUR")
 
