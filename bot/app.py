@@ -137,7 +137,7 @@ async def create_app(
             yield
         finally:
             await console.stop()
-            await engine.stop()
+            await engine.stop(settings.stop_grace_seconds)
             if processes is not None:
                 await processes.close()  # after the engine: no more sends
             for adapter in chosen.values():

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     console_origins: str = ""
     """More origins allowed to open the console's WebSocket (comma-separated); the server's
     own origin and BATON_PUBLIC_URL's always are."""
+    stop_grace_seconds: float = Field(10.0, ge=0, le=600)
+    """On stop (SIGTERM), replies being sent get this long to finish and be recorded; one still
+    unanswered then is cancelled and may be sent again by the next start."""
 
     @field_validator("database_url")
     @classmethod
