@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     stop_grace_seconds: float = Field(10.0, ge=0, le=600)
     """On stop (SIGTERM), replies being sent get this long to finish and be recorded; one still
     unanswered then is cancelled and may be sent again by the next start."""
+    read_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """A client has this long to send a request's headers, and again its body; then it is cut
+    off (408 for a slow body)."""
+    max_slow_readers: int = Field(100, ge=1, le=100000)
+    """Request bodies read at the same time; more wait their turn within the read deadline."""
 
     @field_validator("database_url")
     @classmethod
