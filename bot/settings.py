@@ -85,7 +85,21 @@ class Settings(BaseSettings):
     """A client has this long to send a request's headers, and again its body; then it is cut
     off (408 for a slow body)."""
     max_slow_readers: int = Field(100, ge=1, le=100000)
-    """Request bodies read at the same time; more wait their turn within the read deadline."""
+    """Slow request bodies (not there half a second after their headers) read at the same time;
+    a slow client beyond them is answered 503 at once."""
+    trusted_proxies: str = ""
+    """Addresses of reverse proxies (comma-separated IPs or networks, e.g. "10.0.0.0/8") whose
+    X-Forwarded-For is believed; empty: the client address is the connection's."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (i.strip() for i in value.split(",")):
+            if item:
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+        return value
 
     @field_validator("database_url")
     @classmethod
