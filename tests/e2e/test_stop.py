@@ -113,3 +113,33 @@ async def test_a_stop_in_a_burst_sends_no_reply_twice(tmp_path: Path, send_proce
     twice = {i: texts for i, texts in replies.items() if len(texts) > 1}
     assert twice == {}, f"{len(twice)} customers got their reply more than once"
     assert all(texts == [GREETING] for texts in replies.values())
+
+
+async def test_a_send_unanswered_after_the_grace_does_not_hold_the_stop(tmp_path: Path) -> None:
+    telegram = TelegramEmulator()
+    gate = asyncio.Event()
+    _held_sends(telegram, gate)
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with telegram.run() as api:
+        env = {
+            "BATON_PUBLIC_URL": public,
+            "BATON_TELEGRAM_TOKEN": TOKEN,
+            "BATON_TELEGRAM_SECRET": SECRET,
+            "BATON_TELEGRAM_API_BASE": api,
+            "BATON_STOP_GRACE_SECONDS": "1",
+        }
+        async with baton_process(tmp_path, port, env) as proc:
+            hi = await telegram.customer_text(
+                f"{public}/webhooks/telegram", SECRET, user_id=77, text="hi"
+            )
+            assert hi.status == 200
+            await telegram.next_call("sendMessage", timeout=30)  # accepted, never answered
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(60):  # it exits although Telegram never answers
+                await proc.wait()
+        gate.set()
+        async with baton_process(tmp_path, port, env):
+            # Unanswered, so not known to be sent: the next start sends it (again).
+            await telegram.next_call("sendMessage", timeout=30)
+    assert telegram.sent_to(77) == [GREETING, GREETING]
