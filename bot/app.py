@@ -16,6 +16,7 @@ from bot.engine.send_process import SendProcesses, remote_adapters
 from bot.event_loop import resolve
 from bot.gc_tuning import tune_for_serving
 from bot.settings import Settings
+from bot.web_guard import install as guard_requests
 from dialogs import App
 from storage import Store, open_store
 
@@ -80,6 +81,9 @@ async def create_app(
         if not remote:
             log.info("BATON_SEND_PROCESSES is set, but no platform channel is on")
     app = web.Application(client_max_size=MAX_BODY)
+    guard_requests(
+        app, read_timeout=settings.read_timeout_seconds, max_slow_readers=settings.max_slow_readers
+    )
     app[SETTINGS] = settings
     app[ADAPTERS] = chosen
     sink = _Sink(app)
@@ -137,7 +141,7 @@ async def create_app(
             yield
         finally:
             await console.stop()
-            await engine.stop()
+            await engine.stop(settings.stop_grace_seconds)
             if processes is not None:
                 await processes.close()  # after the engine: no more sends
             for adapter in chosen.values():

@@ -130,5 +130,8 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
         access_log=None,
         handle_signals=True,
         loop=loop,
+        # A request's headers must arrive this long after the connection opens or the previous
+        # answer (aiohttp closes it then); its body's deadline is `bot.web_guard`'s.
+        keepalive_timeout=settings.read_timeout_seconds,
     )
     return 0

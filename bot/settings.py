@@ -78,6 +78,28 @@ class Settings(BaseSettings):
     console_origins: str = ""
     """More origins allowed to open the console's WebSocket (comma-separated); the server's
     own origin and BATON_PUBLIC_URL's always are."""
+    stop_grace_seconds: float = Field(10.0, ge=0, le=600)
+    """On stop (SIGTERM), replies being sent get this long to finish and be recorded; one still
+    unanswered then is cancelled and may be sent again by the next start."""
+    read_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """A client has this long to send a request's headers, and again its body; then it is cut
+    off (408 for a slow body)."""
+    max_slow_readers: int = Field(100, ge=1, le=100000)
+    """Slow request bodies (not there half a second after their headers) read at the same time;
+    a slow client beyond them is answered 503 at once."""
+    trusted_proxies: str = ""
+    """Addresses of reverse proxies (comma-separated IPs or networks, e.g. "10.0.0.0/8") whose
+    X-Forwarded-For is believed; empty: the client address is the connection's."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for item in (i.strip() for i in value.split(",")):
+            if item:
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -1,8 +1,14 @@
 """Who is asking: agents' passwords, server-side sessions, CSRF, origins and API tokens.
 
 - Passwords are hashed with argon2id at OWASP's parameters (19 MiB, t=2, p=1); a hash made
-  with weaker parameters is upgraded at the next login. Failed logins lock the account for a
-  while, doubling each time.
+  with weaker parameters is upgraded at the next login.
+- Failed logins are throttled per (email, client address): after a few, that pair waits, twice
+  as long after each further failure, while the same account from elsewhere and other agents
+  behind the same address log in as usual. A much higher ceiling per address stops password
+  spraying. The answer never tells whether an email is an account: unknown emails, wrong
+  passwords and deactivated accounts get the same 401, and a throttled pair the same 429
+  whether its account exists or not. The client address is the connection's, or the one
+  `X-Forwarded-For` names when the connection comes from `BATON_TRUSTED_PROXIES`.
 - A login creates a new session (and deletes the one the browser had: rotation). The cookie
   `__Host-baton_session` is Secure, HttpOnly, SameSite=Strict and path /; it holds a random
   token whose SHA-256 is the session id in the database, so logging out or an expired
@@ -18,11 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
@@ -54,11 +62,15 @@ COOKIE = "__Host-baton_session"
 CSRF_HEADER = "X-CSRF-Token"
 TOKEN_PREFIX = "baton_"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_LOCK_AFTER = 5
-_LOCK_SECONDS = 30.0
 _TOUCH_EVERY = 60.0
+_PAIR_FREE_FAILURES = 5
+"""Failures of one (email, address) pair before it waits."""
+_PAIR_FIRST_WAIT = 30.0
+_PAIR_MAX_WAIT = 900.0
 _IP_WINDOW = 900.0
-_IP_MAX_FAILURES = 50
+_IP_MAX_FAILURES = 1000
+"""Failures from one address in `_IP_WINDOW` (any emails) before it is refused: spraying."""
+_MAX_TRACKED = 10_000
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(
@@ -197,26 +209,104 @@ async def current_session(console: Console, request: web.Request) -> SessionRow 
     return session
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(setting: str) -> tuple[Network, ...]:
+    """The networks of BATON_TRUSTED_PROXIES ("10.0.0.1, 10.1.0.0/16")."""
+    return tuple(
+        ipaddress.ip_network(item.strip(), strict=False)
+        for item in setting.split(",")
+        if item.strip()
+    )
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: web.Request, trusted: str) -> str:
+    """The client's address: the connection's, unless the connection is from a trusted proxy;
+    then the last address of X-Forwarded-For that is not a trusted proxy."""
+    address = request.remote or "?"
+    networks = trusted_networks(trusted)
+    if not networks or not _trusted(address, networks):
+        return address
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop[:64]
+        address = hop
+    return address
+
+
+@dataclass(slots=True)
+class _Pair:
+    failures: int = 0
+    until: float = 0.0
+    last: float = 0.0
+
+
 class LoginThrottle:
-    """Failed logins per client address, so one address cannot try many accounts fast."""
+    """Failed logins per (email, client address) pair, with back-off, and per address."""
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._addresses: dict[str, deque[float]] = {}
 
-    def blocked(self, address: str, now: float) -> bool:
-        """Whether `address` failed too often lately."""
-        seen = self._failures.get(address)
+    def blocked(self, email: str, address: str, now: float) -> bool:
+        """Whether a login for `email` from `address` must wait."""
+        pair = self._pairs.get((email, address))
+        if pair is not None and pair.until > now:
+            return True
+        seen = self._addresses.get(address)
         if not seen:
             return False
         while seen and now - seen[0] > _IP_WINDOW:
             seen.popleft()
         return len(seen) >= _IP_MAX_FAILURES
 
-    def failed(self, address: str, now: float) -> None:
-        """Count a failure."""
-        if len(self._failures) > 10_000:
-            self._failures.clear()
-        self._failures.setdefault(address, deque()).append(now)
+    def failed(self, email: str, address: str, now: float) -> None:
+        """Count a failure: the pair waits after a few, doubling each time."""
+        if len(self._pairs) > _MAX_TRACKED or len(self._addresses) > _MAX_TRACKED:
+            self._forget(now)
+        pair = self._pairs.setdefault((email, address), _Pair())
+        pair.failures += 1
+        pair.last = now
+        if pair.failures >= _PAIR_FREE_FAILURES:
+            wait = _PAIR_FIRST_WAIT * 2 ** (pair.failures - _PAIR_FREE_FAILURES)
+            pair.until = now + min(wait, _PAIR_MAX_WAIT)
+        self._addresses.setdefault(address, deque()).append(now)
+
+    def succeeded(self, email: str, address: str) -> None:
+        """A right password: the pair starts over."""
+        self._pairs.pop((email, address), None)
+
+    def _forget(self, now: float) -> None:
+        self._pairs = {
+            key: pair
+            for key, pair in self._pairs.items()
+            if pair.until > now or now - pair.last < _PAIR_MAX_WAIT
+        }
+        self._addresses = {
+            address: seen
+            for address, seen in self._addresses.items()
+            if seen and now - seen[-1] < _IP_WINDOW
+        }
+        if len(self._pairs) > _MAX_TRACKED:
+            self._pairs.clear()
+        if len(self._addresses) > _MAX_TRACKED:
+            self._addresses.clear()
 
 
 async def log_in(
@@ -225,23 +315,22 @@ async def log_in(
     """Check the password; on success create a fresh session (deleting the one this browser
     had). Returns (agent, session token for the cookie, CSRF token)."""
     now = time.time()
-    address = request.remote or "?"
-    if console.throttle.blocked(address, now):
+    address = client_address(request, console.settings.trusted_proxies)
+    key = email.strip().lower()[:320]
+    throttle = console.throttle
+    if throttle.blocked(key, address, now):
         fail(429, "too_many_attempts", "too many failed logins; try again in a few minutes")
-    agent = await console.db.agent_by_email(email.strip().lower())
+    agent = await console.db.agent_by_email(key)
     if agent is None:
         verify_password(_DUMMY_HASH, password)  # the same work either way
-        console.throttle.failed(address, now)
+        ok, rehash = False, False
+    else:
+        ok, rehash = verify_password(agent.password_hash, password)
+    if agent is None or not ok or not agent.active:
+        # Unknown, wrong or deactivated: one answer, and one count.
+        throttle.failed(key, address, now)
         fail(401, "bad_login", "wrong email or password")
-    if agent.locked_until is not None and agent.locked_until > now:
-        fail(429, "locked", "too many failed logins; try again in a few minutes")
-    ok, rehash = verify_password(agent.password_hash, password)
-    if not ok or not agent.active:
-        if ok:  # right password, deactivated account: say no more than for a wrong one
-            fail(401, "bad_login", "wrong email or password")
-        await console.db.login_failed(agent.id, lock_after=_LOCK_AFTER, lock_seconds=_LOCK_SECONDS)
-        console.throttle.failed(address, now)
-        fail(401, "bad_login", "wrong email or password")
+    throttle.succeeded(key, address)
     await console.db.login_succeeded(
         agent.id, password_hash=hash_password(password) if rehash else None
     )

@@ -113,14 +113,15 @@ class Engine:
             self._sweep_forever(), name="baton-sweeper"
         )
 
-    async def stop(self) -> None:
-        """Finish running turns; queued work stays in the database for the next start."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish running turns and sends in flight (sends up to `grace` seconds); queued work
+        stays in the database for the next start."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.lanes.close()
-        await self.outbox.close()
+        await self.outbox.close(grace)
         if not self.store.exclusive:
             try:
                 await self.store.release_all()

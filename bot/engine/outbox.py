@@ -1,5 +1,11 @@
 """Replies leave through the outbox: in order per customer, retried with exponential back-off,
-honouring a platform's retry-after; a permanent failure is recorded, never retried forever."""
+honouring a platform's retry-after; a permanent failure is recorded, never retried forever.
+
+Stopping (`Outbox.close`) lets every send in flight finish and be recorded, up to a grace time,
+so a reply the platform has accepted is not sent again by the next start. Sends waiting (queued
+behind another, or for a retry) stop at once and stay pending in the database. Only a send
+still unanswered after the grace is cancelled: the platform may have accepted it, so the next
+start may send it again, as after a kill."""
 
 from __future__ import annotations
 
@@ -48,6 +54,9 @@ class Outbox:
         self._queues: dict[int, deque[OutboxRow]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._inflight: set[int] = set()
+        self._sending: set[int] = set()
+        """Customers whose reply is in a platform call or having its result recorded."""
+        self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per reply
         self.on_identity: Callable[[int, dict[str, bool]], None] | None = None
         """Told when a send proves an identity unreachable or opted out."""
@@ -56,6 +65,8 @@ class Outbox:
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
+        if self._closing:
+            return  # they stay pending in the database for the next start
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -81,7 +92,7 @@ class Outbox:
     async def _chain(self, customer_id: int) -> None:
         queue = self._queues[customer_id]
         try:
-            while queue:
+            while queue and not self._closing:
                 row = queue[0]
                 await self._deliver(row)
                 queue.popleft()
@@ -108,58 +119,97 @@ class Outbox:
             return
         while True:
             attempts += 1
+            # From the platform call to the record of its outcome, a stop waits (`close`).
+            self._sending.add(row.customer_id)
             try:
-                rendered = adapter.render(Prompt.from_json(row.payload))
-                # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own.
-                async with asyncio.timeout(self.send_timeout):
-                    sent = await adapter.send(
-                        Address(row.channel, row.external_id, row.route), rendered
-                    )
-            except Unreachable as exc:
-                log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
-                flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}
-                await self._store.outbox_failed(row, attempts=attempts, error=str(exc), **flags)
-                if self.on_identity is not None and row.identity_id is not None:
-                    self.on_identity(row.identity_id, flags)
-                return
-            except SendError as exc:
-                if not exc.retryable:
-                    log.warning("outbox %s: permanent failure: %s", row.id, exc)
-                    await self._store.outbox_failed(row, attempts=attempts, error=str(exc))
+                retry = await self._attempt(row, adapter, attempts)
+                if retry is None:
                     return
-                delay = (
-                    exc.retry_after
-                    if isinstance(exc, RateLimited)
-                    else backoff(attempts, base=self.base_delay, cap=self.max_delay)
+                delay, error = retry
+                if attempts >= self.max_attempts:
+                    log.error(
+                        "outbox %s: giving up after %d attempts: %s", row.id, attempts, error
+                    )
+                    await self._store.outbox_failed(row, attempts=attempts, error=error)
+                    return
+                log.info(
+                    "outbox %s: attempt %d failed (%s); next in %.1fs",
+                    row.id,
+                    attempts,
+                    error,
+                    delay,
                 )
-                error = f"{type(exc).__name__}: {exc}"
-            except TimeoutError:
-                delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)
-                error = f"no answer from {row.channel} within {self.send_timeout:g}s"
-            except Exception as exc:
-                log.exception("outbox %s: unexpected error sending on %s", row.id, row.channel)
-                delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                await self._store.outbox_sent(row, sent.platform_ids)
-                return
-            if attempts >= self.max_attempts:
-                log.error("outbox %s: giving up after %d attempts: %s", row.id, attempts, error)
-                await self._store.outbox_failed(row, attempts=attempts, error=error)
-                return
-            at = time.time() + delay
-            log.info(
-                "outbox %s: attempt %d failed (%s); next in %.1fs", row.id, attempts, error, delay
-            )
-            await self._store.outbox_retry(row, attempts=attempts, at=at, error=error)
+                await self._store.outbox_retry(
+                    row, attempts=attempts, at=time.time() + delay, error=error
+                )
+                if self._closing:
+                    return  # the retry is recorded; the next start makes it
+            finally:
+                self._sending.discard(row.customer_id)
             await asyncio.sleep(delay)
 
-    async def close(self) -> None:
-        """Stop sending; unsent rows stay pending in the database for the next start."""
+    async def _attempt(
+        self, row: OutboxRow, adapter: Adapter, attempts: int
+    ) -> tuple[float, str] | None:
+        """One try at sending `row`, its outcome recorded; (delay, error) when to retry."""
+        try:
+            rendered = adapter.render(Prompt.from_json(row.payload))
+            # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own.
+            async with asyncio.timeout(self.send_timeout):
+                sent = await adapter.send(
+                    Address(row.channel, row.external_id, row.route), rendered
+                )
+        except Unreachable as exc:
+            log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
+            flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}
+            await self._store.outbox_failed(row, attempts=attempts, error=str(exc), **flags)
+            if self.on_identity is not None and row.identity_id is not None:
+                self.on_identity(row.identity_id, flags)
+            return None
+        except SendError as exc:
+            if not exc.retryable:
+                log.warning("outbox %s: permanent failure: %s", row.id, exc)
+                await self._store.outbox_failed(row, attempts=attempts, error=str(exc))
+                return None
+            delay = (
+                exc.retry_after
+                if isinstance(exc, RateLimited)
+                else backoff(attempts, base=self.base_delay, cap=self.max_delay)
+            )
+            return delay, f"{type(exc).__name__}: {exc}"
+        except TimeoutError:
+            delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)
+            return delay, f"no answer from {row.channel} within {self.send_timeout:g}s"
+        except Exception as exc:
+            log.exception("outbox %s: unexpected error sending on %s", row.id, row.channel)
+            delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)
+            return delay, f"{type(exc).__name__}: {exc}"
+        await self._store.outbox_sent(row, sent.platform_ids)
+        return None
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop sending: sends in flight finish and are recorded, for up to `grace` seconds;
+        the rest stay pending in the database for the next start.
+
+        A send still unanswered after `grace` is cancelled; the platform may have accepted it,
+        so the next start may send it again (as after a kill).
+        """
+        self._closing = True
+        waiting = [t for c, t in self._tasks.items() if c not in self._sending]
+        for task in waiting:
+            task.cancel()  # queued, or waiting out a retry: nothing of theirs is in flight
         tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
         if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            if late:
+                log.warning(
+                    "outbox: %d sends still unanswered after %gs; cancelled (the next start "
+                    "may send them again)",
+                    len(late),
+                    grace,
+                )
+                for task in late:
+                    task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self._queues.clear()
         self._inflight.clear()

@@ -243,13 +243,13 @@ async def test_api_tokens_act_as_an_agent_without_csrf_until_revoked(database_ur
     assert after[0] == 401
 
 
-async def test_repeated_wrong_passwords_lock_the_account_for_a_while(sqlite_url: str) -> None:
+async def test_repeated_wrong_passwords_make_that_login_wait(sqlite_url: str) -> None:
     async with running_baton(sqlite_url, app) as baton, Browser(baton) as browser:
         await add_agent(baton, "grace@example.com", "Grace")
         wrong = [(await browser.login("grace@example.com", "guess"))[0] for _ in range(5)]
         right = await browser.login("grace@example.com")
     assert wrong == [401] * 5
-    assert (right[0], right[1]["error"]["code"]) == (429, "locked")
+    assert (right[0], right[1]["error"]["code"]) == (429, "too_many_attempts")
 
 
 async def test_admins_manage_agents_and_a_deactivated_agent_is_logged_out(
