@@ -45,6 +45,7 @@ from adapters.base import (
     choices_as_text,
     split_text,
 )
+from adapters.body import check_content_type, decode, json_too_deep, parse_json, read_raw
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
 
 __all__ = ["SlackAdapter", "action_inbound", "escape", "event_inbound", "render"]
@@ -210,11 +211,7 @@ class SlackAdapter:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         text = await self._verified_body(request, "application/json")
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            log.warning("slack events: signed body is not JSON; answered 400")
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        body: Any = parse_json(request, text)
         if not isinstance(body, dict) or not isinstance(body.get("event", {}), dict):
             log.warning("slack events: signed body is not an Events API envelope; answered 400")
             raise web.HTTPBadRequest(text="not an Events API envelope")
@@ -226,6 +223,8 @@ class SlackAdapter:
     async def _interactive(self, request: web.Request) -> web.StreamResponse:
         text = await self._verified_body(request, "application/x-www-form-urlencoded")
         payloads = parse_qs(text).get("payload", [])
+        if len(payloads) == 1 and json_too_deep(payloads[0]):
+            parse_json(request, payloads[0])  # refuses it with a logged 400
         try:
             body: Any = json.loads(payloads[0]) if len(payloads) == 1 else None
         except ValueError:
@@ -240,16 +239,11 @@ class SlackAdapter:
         return await self._dispatch(request, text)
 
     async def _verified_body(self, request: web.Request, content_type: str) -> str:
-        """The raw body as text, once its signature checks out; raises the HTTP error if not."""
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            log.warning(
-                "slack webhook %s: body too large (%s bytes); answered 413",
-                request.path,
-                request.content_length,
-            )
-            raise
+        """The raw body as text, once its signature checks out; raises the HTTP error if not.
+
+        The signature is checked on exactly the bytes read, before anything is parsed.
+        """
+        raw = await read_raw(request)
         timestamp = request.headers.get("X-Slack-Request-Timestamp")
         signature = request.headers.get("X-Slack-Signature")
         if not self._signature_ok(raw, timestamp, signature):
@@ -259,18 +253,8 @@ class SlackAdapter:
                 request.remote,
             )
             raise web.HTTPUnauthorized(text="invalid signature")
-        if request.content_type != content_type:
-            log.warning(
-                "slack webhook %s: content type %r, expected %r; answered 415",
-                request.path,
-                request.content_type,
-                content_type,
-            )
-            raise web.HTTPUnsupportedMediaType(text=f"send {content_type}")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:  # unreachable in practice: the signature covers UTF-8 text
-            raise web.HTTPBadRequest(text="the body is not UTF-8") from None
+        check_content_type(request, content_type)
+        return decode(request, raw)
 
     def _signature_ok(self, raw: bytes, timestamp: str | None, signature: str | None) -> bool:
         if not timestamp or not signature:

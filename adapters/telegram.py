@@ -27,7 +27,6 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 import phonenumbers
-import pydantic_core
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -80,6 +79,7 @@ from adapters.base import (
     choices_as_text,
     split_text,
 )
+from adapters.body import read_json
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
 from adapters.telegram_session import BatonSession
 
@@ -282,7 +282,7 @@ class TelegramAdapter:
 
         async def webhook(request: web.Request) -> web.StreamResponse:
             self._verify(request)
-            data = await _read_json(request)
+            data = await read_json(request)
             plain = plain_text_inbound(data)  # the commonest update, read without its models
             if plain is not None:
                 try:
@@ -745,31 +745,6 @@ def _send_error(exc: TelegramAPIError) -> SendError:
             code="401",
         )
     return SendError(f"Telegram error: {type(exc).__name__}: {text}", retryable=False)
-
-
-async def _read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        log.warning("telegram webhook: content type %r refused", request.content_type)
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        log.warning("telegram webhook: body over %d bytes refused", request.client_max_size)
-        raise
-    try:
-        # pydantic-core's parser is several times faster than json.loads; what it refuses
-        # (a BOM, UTF-16, lone surrogates) json.loads still decides, so nothing is lost.
-        data = pydantic_core.from_json(body)
-    except ValueError:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            log.warning("telegram webhook: body is not JSON (%d bytes)", len(body))
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(data, dict):
-        log.warning("telegram webhook: body is JSON but not an object")
-        raise web.HTTPBadRequest(text="send a JSON object") from None
-    return data
 
 
 def _ack() -> web.Response:

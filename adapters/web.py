@@ -21,12 +21,14 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from adapters.base import Address, Inbound, Limits, Prompt, Rendered, Sent, Sink
+from adapters.body import read_json
 from adapters.errors import BadRequest
 
 __all__ = ["LocalAdapter", "Reply", "ShellAdapter", "WebAdapter"]
 
 _COOKIE = "baton_chat"
 _MAX_TEXT = 4096
+_MAX_BODY = 64 * 1024  # a message of 4096 characters, escaped, fits many times
 _KEEP = 200  # replies kept per identity for the page to fetch
 
 
@@ -138,14 +140,7 @@ class WebAdapter(LocalAdapter):
 
         async def post(request: web.Request) -> web.StreamResponse:
             identity = _identity(request)
-            if request.content_type != "application/json":
-                raise web.HTTPUnsupportedMediaType(text="send application/json")
-            try:
-                data: Any = await request.json()
-            except (ValueError, UnicodeDecodeError):
-                raise web.HTTPBadRequest(text="the body is not JSON") from None
-            if not isinstance(data, dict):
-                raise web.HTTPBadRequest(text="send a JSON object")
+            data = await read_json(request, max_bytes=_MAX_BODY)
             text, choice = data.get("text"), data.get("choice")
             if not isinstance(text, str | None) or not isinstance(choice, str | None):
                 raise web.HTTPBadRequest(text="text and choice must be strings")
