@@ -14,6 +14,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from adapters.base import Adapter
 from adapters.emulators import SlackEmulator, TelegramEmulator, signed_headers
 from adapters.slack import EVENTS_PATH, INTERACTIVE_PATH, SlackAdapter
 from adapters.telegram import PATH as TELEGRAM_PATH
@@ -64,7 +65,7 @@ async def platforms(database_url: str) -> AsyncIterator[Platforms]:
     telegram = TelegramEmulator(TOKEN)
     slack = SlackEmulator(SLACK_TOKEN)
     async with telegram.run() as telegram_api, slack.run() as slack_api:
-        adapters = [
+        adapters: list[Adapter] = [
             TelegramAdapter(TOKEN, secret=SECRET, api_base=telegram_api),
             SlackAdapter(SLACK_TOKEN, SLACK_SECRET, api_base=slack_api),
         ]
