@@ -20,7 +20,12 @@ never share a conversation. The identities cannot belong to real people:
 - Slack: a user "USBX..." in the workspace "TSANDBOX1".
 
 A channel that has real credentials stays real: the sandbox covers only the others, and its pane
-says so. The emulators are not aiohttp sub-applications of Baton's app: the adapters call their
+says so.
+
+Every channel here comes from the channel registry (`adapters.registry`): its emulator and the
+emulator's customer view (`adapters.emulators.customer`), which reads what each sent message
+shows (text, buttons, media) and presses buttons through the real signed webhook, as the test
+kit does. The emulators are not aiohttp sub-applications of Baton's app: the adapters call their
 platform while Baton starts (getMe, auth.test), before Baton's socket accepts connections. So each
 emulator listens on a loopback socket bound when the sandbox is built, and a cleanup context that
 runs before Baton's own starts and stops them.
@@ -44,19 +49,9 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.base import Adapter
-from adapters.emulators import (
-    Call,
-    Emulator,
-    SlackEmulator,
-    TelegramEmulator,
-    TwilioEmulator,
-    WebhookResult,
-    dm_channel,
-)
-from adapters.slack import EVENTS_PATH, INTERACTIVE_PATH, SlackAdapter
-from adapters.telegram import PATH as TELEGRAM_PATH
-from adapters.telegram import TelegramAdapter
-from adapters.twilio import SMS_PATH, TwilioAdapter
+from adapters.body import read_json
+from adapters.emulators import Button, CustomerView, Emulator, WebhookResult
+from adapters.registry import channel, channel_name, emulated
 from bot.app import create_app
 from bot.channels import channel_adapters
 from bot.settings import Settings
@@ -64,12 +59,11 @@ from dialogs import App
 
 __all__ = ["CHANNELS", "SANDBOX", "Customer", "Sandbox", "banner", "build_app", "local_url"]
 
-CHANNELS: Final = ("telegram", "twilio", "slack")
-"""The platform channels the sandbox can emulate, in the page's order."""
+CHANNELS: Final = emulated()
+"""The platform channels the sandbox can emulate, in the page's order (from the registry)."""
 
 BOT_NUMBER: Final = "+15005550006"
 """The sandbox's own SMS number (Twilio's test "from" number)."""
-TEAM_ID: Final = "TSANDBOX1"
 CUSTOMER_NAME: Final = "Alex"
 
 _COOKIE = "baton_sandbox"
@@ -77,19 +71,6 @@ _COOKIE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _MAX_TEXT = 4096
 _KEEP = 300  # entries kept per pane
 _WAIT = 25.0  # longest long poll, seconds
-_TELEGRAM_IDS = 4_000_000_000_000_000
-_TELEGRAM_SENDS = {
-    "sendMessage": None,
-    "sendPhoto": "photo",
-    "sendDocument": "document",
-    "sendVideo": "video",
-    "sendAudio": "audio",
-}
-_SIGNED_WITH = {
-    "telegram": "secret token",
-    "twilio": "X-Twilio-Signature",
-    "slack": "v0 signature",
-}
 _STATIC = {
     "sandbox.js": "application/javascript",
     "sandbox.css": "text/css",
@@ -104,38 +85,35 @@ _CSP = (
 class Customer:
     """The sandbox customer of one browser session, on each channel."""
 
-    telegram_id: int
     phone: str
-    slack_user: str
+    """Their phone number: a North American number +1 NXX 555-01XX, reserved for fiction.
+    It is their SMS identity and the number a Telegram contact shares."""
+    ids: Mapping[str, str]
+    """Their platform id on each channel (Telegram user id, phone number, Slack user)."""
+    recipients: Mapping[str, str]
+    """Where the bot's replies to them go on each channel, as the emulator records them."""
 
     @classmethod
-    def for_session(cls, token: str) -> Customer:
-        """The customer of the session cookie `token` (the same token, the same customer)."""
+    def for_session(cls, token: str, views: Mapping[str, CustomerView] | None = None) -> Customer:
+        """The customer of the session cookie `token` (the same token, the same customer).
+
+        Args:
+            token: The session cookie.
+            views: The channels' customer views; fresh ones from the registry when None.
+        """
+        if views is None:
+            views = {name: _view(name) for name in CHANNELS}
         digest = hashlib.sha256(token.encode()).digest()
         number = int.from_bytes(digest[:8], "big")
         area, line = 201 + number % 799, number // 799 % 100
-        return cls(
-            telegram_id=_TELEGRAM_IDS + int.from_bytes(digest[8:14], "big") % 10**14,
-            phone=f"+1{area}55501{line:02d}",
-            slack_user="USBX" + digest[14:18].hex().upper(),
-        )
+        phone = f"+1{area}55501{line:02d}"
+        ids = {name: view.customer_for(digest, phone) for name, view in views.items()}
+        recipients = {name: views[name].recipient(ids[name]) for name in views}
+        return cls(phone, ids, recipients)
 
     def recipient(self, channel: str) -> str:
         """Where the bot's replies to this customer go on `channel`, as the emulator records."""
-        if channel == "telegram":
-            return str(self.telegram_id)
-        if channel == "twilio":
-            return self.phone
-        return dm_channel(self.slack_user)
-
-
-@dataclass(frozen=True, slots=True)
-class _Button:
-    label: str
-    send: Mapping[str, Any]
-    """The body the page POSTs when it is pressed."""
-    action_id: str = ""
-    block_id: str = ""
+        return self.recipients[channel]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +122,7 @@ class _Entry:
     sender: Literal["customer", "bot", "note"]
     text: str
     kind: str = "text"
-    buttons: tuple[_Button, ...] = ()
+    buttons: tuple[Button, ...] = ()
     media: tuple[str, ...] = ()
     ref: str = ""
     at: float = field(default_factory=time.time)
@@ -155,7 +133,11 @@ class _Entry:
             "from": self.sender,
             "kind": self.kind,
             "text": self.text,
-            "buttons": [{"label": b.label, "send": dict(b.send)} for b in self.buttons],
+            "buttons": [
+                {"label": b.label, "send": _send_of(b, self.ref)}
+                for b in self.buttons
+                if b.kind in _PRESSED or b.kind in ("text", "contact")
+            ],
             "media": list(self.media),
             "at": self.at,
         }
@@ -176,7 +158,7 @@ class _Pane:
         text: str,
         *,
         kind: str = "text",
-        buttons: Iterable[_Button] = (),
+        buttons: Iterable[Button] = (),
         media: Iterable[str] = (),
         ref: str = "",
     ) -> None:
@@ -190,13 +172,21 @@ class _Pane:
     def after(self, seq: int) -> list[_Entry]:
         return [entry for entry in self._entries if entry.seq > seq]
 
-    def button(self, choice: str, ref: str | None) -> _Button | None:
+    def button(self, choice: str, ref: str | None) -> Button | None:
         """The newest bot button sending `choice` (on the message `ref`, when given)."""
         for entry in reversed(self._entries):
             if entry.sender != "bot" or (ref and entry.ref != ref):
                 continue
             for button in entry.buttons:
-                if button.send.get("choice") == choice:
+                if button.kind in _PRESSED and button.value == choice:
+                    return button
+        return None
+
+    def contact_button(self) -> Button | None:
+        """The newest bot button that shares the customer's phone number."""
+        for entry in reversed(self._entries):
+            for button in entry.buttons if entry.sender == "bot" else ():
+                if button.kind == "contact":
                     return button
         return None
 
@@ -228,7 +218,8 @@ class Sandbox:
     """The emulators, the adapters pointed at them, and the customer-side page and API.
 
     Args:
-        channels: The channels to emulate (those without real credentials).
+        channels: The channels to emulate (those without real credentials); every emulated
+            channel of the registry by default.
         base_url: Baton's own URL on this machine, e.g. "http://127.0.0.1:8080": webhooks are
             POSTed there, and Twilio signatures are made and checked against it. When None it is
             learned from the first sandbox API request (the address that request came in on).
@@ -244,63 +235,28 @@ class Sandbox:
     ) -> None:
         self.channels = tuple(c for c in CHANNELS if c in channels)
         self.base_url = base_url.rstrip("/") if base_url else None
-        self.telegram_token = "123456:sandbox-" + secrets.token_urlsafe(18)
-        self.telegram_secret = secrets.token_urlsafe(32)
-        self.twilio_account_sid = "AC" + secrets.token_hex(16)
-        self.twilio_auth_token = secrets.token_hex(16)
-        self.slack_bot_token = "xoxb-sandbox-" + secrets.token_urlsafe(18)
-        self.slack_signing_secret = secrets.token_hex(16)
-        self.telegram = TelegramEmulator(
-            self.telegram_token, first_name="Baton demo", username="baton_demo_bot"
-        )
-        self.twilio = TwilioEmulator(self.twilio_account_sid, self.twilio_auth_token)
-        self.slack = SlackEmulator(self.slack_bot_token, team_id=TEAM_ID, team="Sandbox")
-        every: dict[str, Emulator] = {
-            "telegram": self.telegram,
-            "twilio": self.twilio,
-            "slack": self.slack,
-        }
-        self._emulators = {channel: every[channel] for channel in self.channels}
-        self._sockets = {channel: _loopback_socket() for channel in self.channels}
+        self._views = {name: _view(name) for name in self.channels}
+        self._sockets = {name: _loopback_socket() for name in self.channels}
         self._cursors = dict.fromkeys(self.channels, 0)
-        for channel, emulator in self._emulators.items():
-            port = self._sockets[channel].getsockname()[1]
-            emulator.base_url = f"http://127.0.0.1:{port}"
-            emulator.app.middlewares.append(self._watcher(channel))
         self.adapters: list[Adapter] = []
         """The sandbox's channel adapters, for `create_app`."""
-        self._twilio_adapter: TwilioAdapter | None = None
-        if "telegram" in self.channels:
-            self.adapters.append(
-                TelegramAdapter(
-                    self.telegram_token,
-                    secret=self.telegram_secret,
-                    api_base=self.telegram.base_url,
-                    public_url=self.base_url,
-                )
-            )
-        if "twilio" in self.channels:
-            self._twilio_adapter = TwilioAdapter(
-                self.twilio_account_sid,
-                self.twilio_auth_token,
-                BOT_NUMBER,
-                public_url=self.base_url,
-                api_base=self.twilio.base_url,
-            )
-            self.adapters.append(self._twilio_adapter)
-        if "slack" in self.channels:
-            self.adapters.append(
-                SlackAdapter(
-                    self.slack_bot_token, self.slack_signing_secret, api_base=self.slack.base_url
-                )
-            )
+        for name, view in self._views.items():
+            emulator = view.emulator
+            emulator.base_url = f"http://127.0.0.1:{self._sockets[name].getsockname()[1]}"
+            emulator.app.middlewares.append(self._watcher(name))
+            self.adapters.append(view.adapter(emulator.base_url, self.base_url))
+        self._has_buttons = {a.channel: a.limits.buttons for a in self.adapters}
         self._panes: dict[tuple[str, str], _Pane] = {}
         self._http: ClientSession | None = None
         self._closing = False
 
     def emulator(self, channel: str) -> Emulator:
         """The emulator playing `channel` (KeyError when the channel is not in the sandbox)."""
-        return self._emulators[channel]
+        return self._views[channel].emulator
+
+    def view(self, channel: str) -> CustomerView:
+        """The customer's side of `channel`: its credentials, emulator and webhooks."""
+        return self._views[channel]
 
     def install(self, app: web.Application) -> None:
         """Add the page and API routes to `app`, and run the emulators while it runs.
@@ -312,9 +268,10 @@ class Sandbox:
         app.router.add_get("/sandbox", self._page)
         app.router.add_get("/sandbox/{name:sandbox\\.(?:js|css)}", self._static)
         app.router.add_get("/sandbox/api/session", self._session)
-        channel = "/sandbox/api/{channel:telegram|twilio|slack}/messages"
-        app.router.add_post(channel, self._post)
-        app.router.add_get(channel, self._poll)
+        names = "|".join(re.escape(name) for name in CHANNELS)
+        path = f"/sandbox/api/{{channel:{names}}}/messages"
+        app.router.add_post(path, self._post)
+        app.router.add_get(path, self._poll)
         app.cleanup_ctx.insert(0, self._emulators_running)
         app.on_shutdown.append(self._on_shutdown)
 
@@ -324,11 +281,11 @@ class Sandbox:
         runners: list[web.AppRunner] = []
         self._http = ClientSession(timeout=ClientTimeout(total=30))
         try:
-            for channel, emulator in self._emulators.items():
-                runner = web.AppRunner(emulator.app, access_log=None)
+            for name, view in self._views.items():
+                runner = web.AppRunner(view.emulator.app, access_log=None)
                 await runner.setup()
                 runners.append(runner)
-                await web.SockSite(runner, self._sockets[channel]).start()
+                await web.SockSite(runner, self._sockets[name]).start()
             yield
         finally:
             for runner in reversed(runners):
@@ -357,44 +314,18 @@ class Sandbox:
 
     def _collect(self, channel: str) -> None:
         """Show each send the emulator recorded since the last look in its customer's pane."""
-        calls = self._emulators[channel].calls()
+        view = self._views[channel]
+        calls = view.emulator.calls()
         start = self._cursors[channel]
         if start > len(calls):  # the record was cleared
             start = 0
         self._cursors[channel] = len(calls)
         for call in calls[start:]:
-            if call.ok and call.recipient is not None:
-                self._show_reply(channel, call)
-
-    def _show_reply(self, channel: str, call: Call) -> None:
-        params = call.params
-        buttons: list[_Button] = []
-        media: list[str] = []
-        ref = ""
-        text = call.text or ""
-        if channel == "telegram":
-            if call.method not in _TELEGRAM_SENDS:
-                return
-            result = call.response.get("result") if isinstance(call.response, dict) else None
-            ref = str(result.get("message_id", "")) if isinstance(result, dict) else ""
-            kind = _TELEGRAM_SENDS[call.method]
-            if kind is not None and isinstance(params.get(kind), str):
-                media.append(f"{kind}: {params[kind]}")
-            buttons = _telegram_buttons(params.get("reply_markup"), ref)
-        elif channel == "twilio":
-            if call.method != "messages.create":
-                return
-            urls = params.get("MediaUrl") or []
-            media.extend(str(url) for url in urls)
-        else:
-            if call.method != "chat.postMessage":
-                return
-            ref = str(call.response.get("ts", "")) if isinstance(call.response, dict) else ""
-            text = _slack_unescape(text)
-            buttons = _slack_buttons(params.get("blocks"), ref)
-        self._pane(channel, call.recipient or "").add(
-            "bot", text, buttons=buttons, media=media, ref=ref
-        )
+            shown = view.shown(call)
+            if shown is not None and call.recipient is not None:
+                self._pane(channel, call.recipient).add(
+                    "bot", shown.text, buttons=shown.buttons, media=shown.media, ref=shown.message
+                )
 
     def _pane(self, channel: str, recipient: str) -> _Pane:
         pane = self._panes.get((channel, recipient))
@@ -432,47 +363,49 @@ class Sandbox:
     # --- the customer's API ------------------------------------------------------------------
 
     async def _session(self, request: web.Request) -> web.StreamResponse:
-        customer = _customer(request)
+        customer = self._customer(request)
         panes: dict[str, Any] = {}
-        for channel in CHANNELS:
-            if channel not in self.channels:
-                panes[channel] = {"on": False}
+        for name in CHANNELS:
+            view = self._views.get(name)
+            if view is None:
+                panes[name] = {"on": False}
                 continue
-            you, bot = {
-                "telegram": (f"{CUSTOMER_NAME} (user {customer.telegram_id})", "@baton_demo_bot"),
-                "twilio": (customer.phone, BOT_NUMBER),
-                "slack": (f"{CUSTOMER_NAME} ({customer.slack_user})", "Sandbox workspace"),
-            }[channel]
-            panes[channel] = {"on": True, "you": you, "bot": bot}
+            you, bot = view.describe(customer.ids[name], CUSTOMER_NAME)
+            panes[name] = {"on": True, "you": you, "bot": bot}
         return web.json_response({"channels": panes}, headers={"Cache-Control": "no-store"})
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         channel = self._sandboxed(request)
-        customer = _customer(request)
-        data = await _json_object(request)
+        customer = self._customer(request)
+        data = await read_json(request)
         text, choice, ref = data.get("text"), data.get("choice"), data.get("ref")
         if not all(isinstance(v, str | None) for v in (text, choice, ref)):
             raise web.HTTPBadRequest(text="text, choice and ref must be strings")
+        view = self._views[channel]
         pane = self._pane(channel, customer.recipient(channel))
         base = self._own_url(request)
+        button: Button | None = None
         if text is not None:
             if not text.strip() or len(text) > _MAX_TEXT:
                 raise web.HTTPBadRequest(text=f"send 1-{_MAX_TEXT} characters")
             pane.add("customer", text)
-            result = await self._deliver(channel, customer, base, text=text)
         elif choice:
-            if channel == "twilio":
-                raise web.HTTPBadRequest(text="SMS has no buttons: type the number of a choice")
+            if not self._has_buttons[channel]:
+                raise web.HTTPBadRequest(
+                    text=f"{channel_name(channel)} has no buttons: type the number of a choice"
+                )
             button = pane.button(choice, ref)
             if button is None:
                 raise web.HTTPConflict(text="no button sends that choice here")
             pane.add("customer", button.label, kind="press")
-            result = await self._deliver(channel, customer, base, button=button)
-        elif data.get("contact") is True and channel == "telegram":
+        elif data.get("contact") is True:
+            button = pane.contact_button()
+            if button is None:
+                raise web.HTTPConflict(text="no button shares a phone number here")
             pane.add("customer", customer.phone, kind="contact")
-            result = await self._deliver(channel, customer, base, contact=True)
         else:
             raise web.HTTPBadRequest(text='send {"text": ...} or {"choice": ..., "ref": ...}')
+        result = await self._deliver(view, customer, base, text=text, button=button)
         ok = 200 <= result.status < 300
         if not ok:
             shown = result.body.strip()[:200] or "no body"
@@ -481,15 +414,15 @@ class Sandbox:
             {
                 "ok": ok,
                 "status": result.status,
-                "webhook": _webhook_path(channel, button=choice is not None and text is None),
-                "signed_with": _SIGNED_WITH[channel],
+                "webhook": view.webhook(press=button is not None),
+                "signed_with": view.signed_with,
             },
             status=200 if ok else 502,
         )
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
         channel = self._sandboxed(request)
-        customer = _customer(request)
+        customer = self._customer(request)
         try:
             after = int(request.query.get("after", "0"))
             wait = min(_WAIT, max(0.0, float(request.query.get("wait", str(_WAIT)))))
@@ -503,12 +436,18 @@ class Sandbox:
         )
 
     def _sandboxed(self, request: web.Request) -> str:
-        channel = request.match_info["channel"]
-        if channel not in self.channels:
+        name = request.match_info["channel"]
+        if name not in self.channels:
             raise web.HTTPNotFound(
-                text=f"{channel} has real credentials here, so it is not in the sandbox"
+                text=f"{channel_name(name)} has real credentials here, so it is not in the sandbox"
             )
-        return channel
+        return name
+
+    def _customer(self, request: web.Request) -> Customer:
+        token = request.cookies.get(_COOKIE, "")
+        if not _COOKIE_RE.fullmatch(token):
+            raise web.HTTPUnauthorized(text="open /sandbox first to get a sandbox session")
+        return Customer.for_session(token, self._views)
 
     def _own_url(self, request: web.Request) -> str:
         if self.base_url is None:
@@ -516,81 +455,32 @@ class Sandbox:
             if not where:
                 raise web.HTTPServiceUnavailable(text="cannot tell this server's own address")
             self.base_url = f"http://{_url_host(str(where[0]))}:{where[1]}"
-            if self._twilio_adapter is not None:
-                self._twilio_adapter.public_url = self.base_url  # read per request
+            for adapter in self.adapters:
+                # Adapters that check signatures against their public URL read it per request.
+                if getattr(adapter, "public_url", "") is None:
+                    adapter.public_url = self.base_url  # type: ignore[attr-defined]
         return self.base_url
 
     async def _deliver(
         self,
-        channel: str,
+        view: CustomerView,
         customer: Customer,
         base: str,
         *,
         text: str | None = None,
-        button: _Button | None = None,
-        contact: bool = False,
+        button: Button | None = None,
     ) -> WebhookResult:
         """POST the customer's message or button press to Baton, as the platform does."""
         http = self._http
         if http is None:
             raise web.HTTPServiceUnavailable(text="the sandbox is not running")
+        who = customer.ids[view.channel]
         try:
-            if channel == "telegram":
-                url, user = base + TELEGRAM_PATH, customer.telegram_id
-                if button is not None:
-                    return await self.telegram.customer_press(
-                        url,
-                        self.telegram_secret,
-                        user_id=user,
-                        data=str(button.send["choice"]),
-                        message_id=int(button.send["ref"]),
-                        first_name=CUSTOMER_NAME,
-                        session=http,
-                    )
-                if contact:
-                    return await self.telegram.customer_contact(
-                        url,
-                        self.telegram_secret,
-                        user_id=user,
-                        phone=customer.phone,
-                        first_name=CUSTOMER_NAME,
-                        session=http,
-                    )
-                return await self.telegram.customer_text(
-                    url,
-                    self.telegram_secret,
-                    user_id=user,
-                    text=text or "",
-                    first_name=CUSTOMER_NAME,
-                    session=http,
-                )
-            if channel == "twilio":
-                return await self.twilio.customer_sms(
-                    base + SMS_PATH,
-                    base + SMS_PATH,
-                    from_=customer.phone,
-                    to=BOT_NUMBER,
-                    body=text or "",
-                    session=http,
-                )
             if button is not None:
-                return await self.slack.customer_press(
-                    base + INTERACTIVE_PATH,
-                    self.slack_signing_secret,
-                    user=customer.slack_user,
-                    action_id=button.action_id,
-                    value=str(button.send["choice"]),
-                    message_ts=str(button.send["ref"]),
-                    block_id=button.block_id,
-                    session=http,
+                return await view.press(
+                    base, who, button, name=CUSTOMER_NAME, phone=customer.phone, session=http
                 )
-            return await self.slack.customer_message(
-                base + EVENTS_PATH,
-                self.slack_signing_secret,
-                user=customer.slack_user,
-                text=text or "",
-                session=http,
-            )
+            return await view.say(base, who, text or "", name=CUSTOMER_NAME, session=http)
         except (ClientError, TimeoutError) as exc:
             return WebhookResult(0, f"could not reach Baton at {base}: {exc!r}")
 
@@ -620,8 +510,7 @@ async def build_app(
 
 def banner(settings: Settings, url: str) -> str:
     """The line `baton run` prints about the sandbox served at `url`."""
-    names = {"telegram": "Telegram", "twilio": "SMS", "slack": "Slack"}
-    emulated = [name for c, name in names.items() if c not in settings.channels_configured]
+    emulated = [channel_name(c) for c in CHANNELS if c not in settings.channels_configured]
     if not emulated:
         return f"Sandbox: {url}/sandbox is on, but every channel has real credentials"
     which = ", ".join(emulated[:-1]) + " and " + emulated[-1] if emulated[1:] else emulated[0]
@@ -653,79 +542,23 @@ def _loopback_socket() -> socket.socket:
     return sock
 
 
-def _customer(request: web.Request) -> Customer:
-    token = request.cookies.get(_COOKIE, "")
-    if not _COOKIE_RE.fullmatch(token):
-        raise web.HTTPUnauthorized(text="open /sandbox first to get a sandbox session")
-    return Customer.for_session(token)
+def _view(name: str) -> CustomerView:
+    make = channel(name).customer_view
+    assert make is not None, f"{name} has no emulator"
+    return make(sandbox=True)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
-    try:
-        data: Any = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="send a JSON object")
-    return data
+_PRESSED = frozenset({"callback", "action"})
+"""Kinds of buttons the page presses by their choice (the others send text or a contact)."""
 
 
-def _webhook_path(channel: str, *, button: bool) -> str:
-    if channel == "telegram":
-        return TELEGRAM_PATH
-    if channel == "twilio":
-        return SMS_PATH
-    return INTERACTIVE_PATH if button else EVENTS_PATH
-
-
-def _telegram_buttons(markup: Any, ref: str) -> list[_Button]:
-    if not isinstance(markup, dict):
-        return []
-    buttons: list[_Button] = []
-    if isinstance(markup.get("inline_keyboard"), list) and ref:
-        for row in markup["inline_keyboard"]:
-            for button in row if isinstance(row, list) else ():
-                if isinstance(button, dict) and isinstance(button.get("callback_data"), str):
-                    send = {"choice": button["callback_data"], "ref": ref}
-                    buttons.append(_Button(str(button.get("text", "")), send))
-    elif isinstance(markup.get("keyboard"), list):
-        for row in markup["keyboard"]:
-            for button in row if isinstance(row, list) else ():
-                if not isinstance(button, dict):
-                    continue
-                label = str(button.get("text", ""))
-                sent = {"contact": True} if button.get("request_contact") else {"text": label}
-                buttons.append(_Button(label, sent))
-    return buttons
-
-
-def _slack_buttons(blocks: Any, ref: str) -> list[_Button]:
-    buttons: list[_Button] = []
-    for block in blocks if isinstance(blocks, list) and ref else ():
-        if not isinstance(block, dict) or block.get("type") != "actions":
-            continue
-        for element in block.get("elements") or ():
-            if not isinstance(element, dict) or element.get("type") != "button":
-                continue
-            shown = element.get("text")
-            label = shown.get("text", "") if isinstance(shown, dict) else ""
-            value, action_id = element.get("value"), element.get("action_id")
-            if isinstance(value, str) and isinstance(action_id, str):
-                buttons.append(
-                    _Button(
-                        _slack_unescape(str(label)),
-                        {"choice": value, "ref": ref},
-                        action_id,
-                        str(block.get("block_id", "")),
-                    )
-                )
-    return buttons
-
-
-def _slack_unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _send_of(button: Button, ref: str) -> dict[str, Any]:
+    """The body the page POSTs when `button` is pressed."""
+    if button.kind == "contact":
+        return {"contact": True}
+    if button.kind in _PRESSED:
+        return {"choice": button.value, "ref": button.message or ref}
+    return {"text": button.value}
 
 
 def _security_headers(response: web.StreamResponse) -> None:

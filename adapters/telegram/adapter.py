@@ -10,7 +10,8 @@ Parsing lives in `parse.py` and rendering in `render.py` (pure). Outbound: `rend
 `Prompt` into Bot API calls (plain dicts) and `send` makes them with aiogram's async client,
 mapping Telegram's errors onto `RateLimited`, `Unreachable` and `SendError`. The client's
 session is `BatonSession` (`session.py`): JSON request bodies and lean reading of sent
-messages, which cut the CPU per send by about a quarter (`python -m tests.benchmarks.micro_telegram`).
+messages, which cut the CPU per send by about a quarter
+(`python -m tests.benchmarks.micro_telegram`).
 
 Policy on edits: an `edited_message` is recorded (`Inbound.edited`), flows do not re-run.
 """
