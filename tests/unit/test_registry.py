@@ -22,7 +22,7 @@ from adapters.telegram import TelegramAdapter
 from adapters.twilio import TwilioAdapter
 from bot import sandbox, testing
 from bot.channels import channel_adapters
-from bot.settings import Settings, SettingsError
+from bot.settings import SettingsError, load_settings
 
 NONE: dict[str, object] = {
     "telegram_token": None,
@@ -52,7 +52,7 @@ def test_the_sandbox_and_the_test_kit_emulate_the_registered_platforms() -> None
 
 
 def test_a_channel_is_on_when_its_credentials_are_set() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = load_settings(
         **(
             NONE
             | {
@@ -70,10 +70,10 @@ def test_a_channel_is_on_when_its_credentials_are_set() -> None:
 
 
 async def test_a_half_configured_channel_names_the_missing_setting() -> None:
-    settings = Settings(**(NONE | {"twilio_account_sid": "AC1", "twilio_auth_token": "t"}))  # type: ignore[call-arg]
+    settings = load_settings(**(NONE | {"twilio_account_sid": "AC1", "twilio_auth_token": "t"}))
     with pytest.raises(SettingsError, match="SMS needs BATON_TWILIO_FROM as well"):
         await channel_adapters(settings)
-    complete = Settings(
+    complete = load_settings(
         **(
             NONE
             | {
@@ -82,7 +82,7 @@ async def test_a_half_configured_channel_names_the_missing_setting() -> None:
                 "twilio_from": "+15005550006",
             }
         )
-    )  # type: ignore[call-arg]
+    )
     assert [type(a) for a in await channel_adapters(complete)] == [TwilioAdapter]
 
 
