@@ -26,6 +26,7 @@ def _isort_style(name: str) -> tuple[int, str]:
         "adapters.registry",
         "adapters.body",
         "bot.testing",
+        "bot.sandbox",
     ],
 )
 def test_all_names_exist_and_are_documented(package: str) -> None:

@@ -1,49 +1,14 @@
-"""The sandbox at /sandbox: play the customer on Telegram, SMS and Slack in one browser page.
-
-`baton run` serves it when no platform credentials are set, and on demand with
-BATON_SANDBOX=true (BATON_SANDBOX=false turns it off). Nothing on Baton's side is faked: the three
-platform emulators (`adapters.emulators`) run in the same process on loopback ports, and the real
-Telegram, Twilio and Slack adapters point at them with generated, well-formed credentials. A
-message typed in a pane is POSTed by the emulator's customer helper to Baton's own webhook URL
-over loopback HTTP, signed as the platform signs it (Telegram's secret header, Twilio's
-X-Twilio-Signature over the public URL, Slack's v0 signature); the adapter verifies it, the engine
-runs the flow, and the reply leaves through the official SDK to the emulator, which records it.
-The pane long-polls those records (`GET /sandbox/api/{channel}/messages?after=N`).
-
-Customers: the page gives each browser a random session cookie (`baton_sandbox`, HttpOnly,
-SameSite=Strict), and the customer's identity on each channel is derived from it. So one browser
-is one customer per pane (still the same after a restart, as the cookie stays), and two browsers
-never share a conversation. The identities cannot belong to real people:
-
-- Telegram: a user id from 4,000,000,000,000,000 up (real ids are far smaller);
-- SMS: a North American number of the form +1 NXX 555-01XX, reserved for fiction;
-- Slack: a user "USBX..." in the workspace "TSANDBOX1".
-
-A channel that has real credentials stays real: the sandbox covers only the others, and its pane
-says so.
-
-Every channel here comes from the channel registry (`adapters.registry`): its emulator and the
-emulator's customer view (`adapters.emulators.customer`), which reads what each sent message
-shows (text, buttons, media) and presses buttons through the real signed webhook, as the test
-kit does. The emulators are not aiohttp sub-applications of Baton's app: the adapters call their
-platform while Baton starts (getMe, auth.test), before Baton's socket accepts connections. So each
-emulator listens on a loopback socket bound when the sandbox is built, and a cleanup context that
-runs before Baton's own starts and stops them.
-"""
+"""The sandbox server: the emulators on loopback sockets, the adapters pointed at them, and the
+page and JSON API the customer uses (`/sandbox`, `/sandbox/api/...`)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import re
 import secrets
 import socket
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Collection
 from importlib import resources
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from aiohttp.typedefs import Handler, Middleware
@@ -51,13 +16,24 @@ from aiohttp.typedefs import Handler, Middleware
 from adapters.base import Adapter
 from adapters.body import read_json
 from adapters.emulators import Button, CustomerView, Emulator, WebhookResult
-from adapters.registry import channel, channel_name, emulated
+from adapters.registry import channel_name, emulated
 from bot.app import create_app
 from bot.channels import channel_adapters
+from bot.sandbox.customer import Customer, customer_view
+from bot.sandbox.pane import Pane
 from bot.settings import Settings
 from dialogs import App
 
-__all__ = ["CHANNELS", "SANDBOX", "Customer", "Sandbox", "banner", "build_app", "local_url"]
+__all__ = [
+    "BOT_NUMBER",
+    "CHANNELS",
+    "CUSTOMER_NAME",
+    "SANDBOX",
+    "Sandbox",
+    "banner",
+    "build_app",
+    "local_url",
+]
 
 CHANNELS: Final = emulated()
 """The platform channels the sandbox can emulate, in the page's order (from the registry)."""
@@ -69,7 +45,6 @@ CUSTOMER_NAME: Final = "Alex"
 _COOKIE = "baton_sandbox"
 _COOKIE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _MAX_TEXT = 4096
-_KEEP = 300  # entries kept per pane
 _WAIT = 25.0  # longest long poll, seconds
 _STATIC = {
     "sandbox.js": "application/javascript",
@@ -79,139 +54,6 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Customer:
-    """The sandbox customer of one browser session, on each channel."""
-
-    phone: str
-    """Their phone number: a North American number +1 NXX 555-01XX, reserved for fiction.
-    It is their SMS identity and the number a Telegram contact shares."""
-    ids: Mapping[str, str]
-    """Their platform id on each channel (Telegram user id, phone number, Slack user)."""
-    recipients: Mapping[str, str]
-    """Where the bot's replies to them go on each channel, as the emulator records them."""
-
-    @classmethod
-    def for_session(cls, token: str, views: Mapping[str, CustomerView] | None = None) -> Customer:
-        """The customer of the session cookie `token` (the same token, the same customer).
-
-        Args:
-            token: The session cookie.
-            views: The channels' customer views; fresh ones from the registry when None.
-        """
-        if views is None:
-            views = {name: _view(name) for name in CHANNELS}
-        digest = hashlib.sha256(token.encode()).digest()
-        number = int.from_bytes(digest[:8], "big")
-        area, line = 201 + number % 799, number // 799 % 100
-        phone = f"+1{area}55501{line:02d}"
-        ids = {name: view.customer_for(digest, phone) for name, view in views.items()}
-        recipients = {name: views[name].recipient(ids[name]) for name in views}
-        return cls(phone, ids, recipients)
-
-    def recipient(self, channel: str) -> str:
-        """Where the bot's replies to this customer go on `channel`, as the emulator records."""
-        return self.recipients[channel]
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    seq: int
-    sender: Literal["customer", "bot", "note"]
-    text: str
-    kind: str = "text"
-    buttons: tuple[Button, ...] = ()
-    media: tuple[str, ...] = ()
-    ref: str = ""
-    at: float = field(default_factory=time.time)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "from": self.sender,
-            "kind": self.kind,
-            "text": self.text,
-            "buttons": [
-                {"label": b.label, "send": _send_of(b, self.ref)}
-                for b in self.buttons
-                if b.kind in _PRESSED or b.kind in ("text", "contact")
-            ],
-            "media": list(self.media),
-            "at": self.at,
-        }
-
-
-class _Pane:
-    """One customer's conversation on one channel: what the pane shows, and its waiters."""
-
-    def __init__(self) -> None:
-        self._entries: deque[_Entry] = deque(maxlen=_KEEP)
-        self._seq = 0
-        self._changed = asyncio.Event()
-        self.closed = False
-
-    def add(
-        self,
-        sender: Literal["customer", "bot", "note"],
-        text: str,
-        *,
-        kind: str = "text",
-        buttons: Iterable[Button] = (),
-        media: Iterable[str] = (),
-        ref: str = "",
-    ) -> None:
-        # Milliseconds, increasing across restarts too, so an open page's cursor stays valid.
-        self._seq = max(self._seq + 1, int(time.time() * 1000))
-        self._entries.append(
-            _Entry(self._seq, sender, text, kind, tuple(buttons), tuple(media), ref)
-        )
-        self._wake()
-
-    def after(self, seq: int) -> list[_Entry]:
-        return [entry for entry in self._entries if entry.seq > seq]
-
-    def button(self, choice: str, ref: str | None) -> Button | None:
-        """The newest bot button sending `choice` (on the message `ref`, when given)."""
-        for entry in reversed(self._entries):
-            if entry.sender != "bot" or (ref and entry.ref != ref):
-                continue
-            for button in entry.buttons:
-                if button.kind in _PRESSED and button.value == choice:
-                    return button
-        return None
-
-    def contact_button(self) -> Button | None:
-        """The newest bot button that shares the customer's phone number."""
-        for entry in reversed(self._entries):
-            for button in entry.buttons if entry.sender == "bot" else ():
-                if button.kind == "contact":
-                    return button
-        return None
-
-    async def wait(self, after: int, timeout: float) -> list[_Entry]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self.after(after) and not self.closed:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            changed = self._changed
-            try:
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
-            except TimeoutError:
-                break
-        return self.after(after)
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
 
 class Sandbox:
@@ -235,7 +77,7 @@ class Sandbox:
     ) -> None:
         self.channels = tuple(c for c in CHANNELS if c in channels)
         self.base_url = base_url.rstrip("/") if base_url else None
-        self._views = {name: _view(name) for name in self.channels}
+        self._views = {name: customer_view(name) for name in self.channels}
         self._sockets = {name: _loopback_socket() for name in self.channels}
         self._cursors = dict.fromkeys(self.channels, 0)
         self.adapters: list[Adapter] = []
@@ -246,7 +88,7 @@ class Sandbox:
             emulator.app.middlewares.append(self._watcher(name))
             self.adapters.append(view.adapter(emulator.base_url, self.base_url))
         self._has_buttons = {a.channel: a.limits.buttons for a in self.adapters}
-        self._panes: dict[tuple[str, str], _Pane] = {}
+        self._panes: dict[tuple[str, str], Pane] = {}
         self._http: ClientSession | None = None
         self._closing = False
 
@@ -327,10 +169,10 @@ class Sandbox:
                     "bot", shown.text, buttons=shown.buttons, media=shown.media, ref=shown.message
                 )
 
-    def _pane(self, channel: str, recipient: str) -> _Pane:
+    def _pane(self, channel: str, recipient: str) -> Pane:
         pane = self._panes.get((channel, recipient))
         if pane is None:
-            pane = self._panes[channel, recipient] = _Pane()
+            pane = self._panes[channel, recipient] = Pane()
             pane.closed = self._closing
         return pane
 
@@ -540,25 +382,6 @@ def _loopback_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
-
-
-def _view(name: str) -> CustomerView:
-    make = channel(name).customer_view
-    assert make is not None, f"{name} has no emulator"
-    return make(sandbox=True)
-
-
-_PRESSED = frozenset({"callback", "action"})
-"""Kinds of buttons the page presses by their choice (the others send text or a contact)."""
-
-
-def _send_of(button: Button, ref: str) -> dict[str, Any]:
-    """The body the page POSTs when `button` is pressed."""
-    if button.kind == "contact":
-        return {"contact": True}
-    if button.kind in _PRESSED:
-        return {"choice": button.value, "ref": button.message or ref}
-    return {"text": button.value}
 
 
 def _security_headers(response: web.StreamResponse) -> None:
