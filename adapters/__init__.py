@@ -1,4 +1,13 @@
-"""Channel adapters: Telegram, SMS (Twilio), Slack and the local web and terminal channels."""
+"""Channel adapters: Telegram, SMS (Twilio), Slack and the local web and terminal channels.
+
+- `base.py`: the `Adapter` protocol and the normalised types (`Inbound`, `Address`, ...).
+- `errors.py`: the adapter error tree.
+- `body.py`: reading a webhook's body (size, content type, encoding, JSON depth) with 4xx.
+- `registry.py`: the channel registry; every channel is described there once.
+- `telegram/`, `twilio/`, `slack/`, `web/`: one package per channel (parse, render, adapter).
+- `emulators/`: the platform APIs imitated for tests and the sandbox, each with the customer's
+  view of it.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
 An adapter owns one channel: it verifies and parses the platform's webhooks into `Inbound`
 messages, renders channel-neutral `Prompt`s, and sends them through the platform's official
-SDK. Adding a channel is one new module implementing `Adapter`; the engine never changes.
+SDK. Adding a channel is one new package under `adapters/` (`parse.py` and `render.py`, pure;
+`adapter.py` implementing `Adapter`; `channel.py` with its `Channel` descriptor) plus its entry
+in `adapters.registry`: settings, the sandbox, the test kit and the names customers read follow
+from the registry, and the engine never changes.
 """
 
 from __future__ import annotations

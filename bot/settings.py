@@ -162,15 +162,10 @@ class Settings(BaseSettings):
 
     @property
     def channels_configured(self) -> list[str]:
-        """Platform channels whose credentials are set."""
-        on = []
-        if self.telegram_token:
-            on.append("telegram")
-        if self.twilio_account_sid and self.twilio_auth_token:
-            on.append("twilio")
-        if self.slack_bot_token and self.slack_signing_secret:
-            on.append("slack")
-        return on
+        """Platform channels whose credentials are set (see `adapters.registry`)."""
+        from adapters.registry import configured
+
+        return configured(self)
 
 
 def load_settings(**overrides: object) -> Settings:

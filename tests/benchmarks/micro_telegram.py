@@ -13,9 +13,9 @@ Not a test (pytest does not collect it). Run with
 
 Each figure is the median over the rounds; the machine may be busy, so compare medians.
 
-`--baseline FILE` also loads another version of `adapters/telegram.py` (e.g. the committed one:
-`git show HEAD:adapters/telegram.py > /tmp/telegram_before.py`) and alternates rounds of the
-two, so both see the same background load.
+`--baseline FILE` also loads another version of `adapters/telegram/adapter.py` (e.g. the
+committed one: `git show HEAD:adapters/telegram/adapter.py > /tmp/telegram_before.py`) and
+alternates rounds of the two, so both see the same background load.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=3000)
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline", help="another adapters/telegram.py to compare with")
+    parser.add_argument("--baseline", help="another adapters/telegram/adapter.py to compare with")
     parser.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emulator:

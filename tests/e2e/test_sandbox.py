@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.emulators import TelegramEmulator
+from adapters.emulators import SlackView, TelegramEmulator, TelegramView, TwilioView
 from adapters.slack import EVENTS_PATH
 from adapters.telegram import PATH as TELEGRAM_PATH
 from adapters.twilio import SMS_PATH
@@ -224,7 +224,9 @@ async def test_sms_gets_numbered_choices_and_1_asks_for_a_name(database_url: str
         refused = await pane.post({"choice": "order"}, status=400)
         await pane.say("1")
         asked = await pane.bot_says()
-        creates = [call for call in baton.sandbox.twilio.calls("messages.create") if call.ok]
+        creates = [
+            call for call in baton.sandbox.emulator("twilio").calls("messages.create") if call.ok
+        ]
     assert (sent["ok"], sent["status"], sent["webhook"]) == (True, 200, SMS_PATH)
     assert greeting["text"] == f"{GREETING}\n\n{NUMBERED}"
     assert greeting["buttons"] == []
@@ -283,13 +285,18 @@ async def test_the_sandbox_learns_its_own_url_when_not_told(sqlite_url: str) -> 
 async def test_forged_webhooks_are_refused_while_the_sandbox_is_on(database_url: str) -> None:
     async with sandbox_baton(database_url) as baton:
         sandbox = baton.sandbox
-        telegram = await sandbox.telegram.customer_text(
+        telegram_view = sandbox.view("telegram")
+        assert isinstance(telegram_view, TelegramView)
+        twilio_view, slack_view = sandbox.view("twilio"), sandbox.view("slack")
+        assert isinstance(twilio_view, TwilioView)
+        assert isinstance(slack_view, SlackView)
+        telegram = await telegram_view.telegram.customer_text(
             baton.url + TELEGRAM_PATH, "forged-secret", user_id=4242, text="hi"
         )
-        telegram_bare = await sandbox.telegram.customer_text(
+        telegram_bare = await telegram_view.telegram.customer_text(
             baton.url + TELEGRAM_PATH, "", user_id=4242, text="hi"
         )
-        sms = await sandbox.twilio.customer_sms(
+        sms = await twilio_view.twilio.customer_sms(
             baton.url + SMS_PATH,
             baton.url + SMS_PATH,
             auth_token="forged-auth-token",
@@ -297,12 +304,12 @@ async def test_forged_webhooks_are_refused_while_the_sandbox_is_on(database_url:
             to=BOT_NUMBER,
             body="hi",
         )
-        slack = await sandbox.slack.customer_message(
+        slack = await slack_view.slack.customer_message(
             baton.url + EVENTS_PATH, "forged-signing-secret", user="U0FORGED1", text="hi"
         )
         # The same webhooks signed with the sandbox's secrets are accepted.
-        genuine = await sandbox.telegram.customer_text(
-            baton.url + TELEGRAM_PATH, sandbox.telegram_secret, user_id=4242, text="hi"
+        genuine = await telegram_view.telegram.customer_text(
+            baton.url + TELEGRAM_PATH, telegram_view.secret, user_id=4242, text="hi"
         )
         stored = await baton.store.count("inbox")
     assert (telegram.status, telegram_bare.status, sms.status, slack.status) == (

@@ -17,6 +17,10 @@ import pytest
 DOORS = [
     "adapters",
     "adapters.emulators",
+    "adapters.slack",
+    "adapters.telegram",
+    "adapters.twilio",
+    "adapters.web",
     "bot",
     "bot.engine",
     "dialogs",
@@ -24,7 +28,14 @@ DOORS = [
     "storage",
 ]
 """Packages whose `__init__` only re-exports."""
-PACKAGES = [*DOORS, "bot.console"]
+PACKAGES = [
+    *DOORS,
+    "adapters.body",
+    "adapters.registry",
+    "bot.console",
+    "bot.sandbox",
+    "bot.testing",
+]
 """All packages with an `__all__`; bot.console's `__init__` also holds `mount_console`, so it
 imports names for its own annotations."""
 

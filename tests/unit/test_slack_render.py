@@ -13,12 +13,12 @@ from adapters.base import Choice, Media, Prompt, Rendered
 from adapters.errors import RateLimited, SendError, Unreachable
 from adapters.slack import (
     SlackAdapter,
-    _send_error,
     action_inbound,
     escape,
     event_inbound,
     render,
 )
+from adapters.slack.adapter import send_error
 
 BOT_USER = "U0BOT0001"
 BOT = "B0BOT0001"
@@ -347,7 +347,7 @@ def api_error(status: int, error: str, headers: dict[str, str] | None = None) ->
 
 
 def test_429_is_rate_limited_with_retry_after() -> None:
-    error = _send_error(api_error(429, "ratelimited", {"Retry-After": "7"}))
+    error = send_error(api_error(429, "ratelimited", {"Retry-After": "7"}))
     assert isinstance(error, RateLimited)
     assert error.retry_after == 7
 
@@ -356,7 +356,7 @@ def test_429_is_rate_limited_with_retry_after() -> None:
     "code", ["channel_not_found", "not_in_channel", "user_not_found", "is_archived"]
 )
 def test_gone_customers_are_unreachable(code: str) -> None:
-    error = _send_error(api_error(200, code))
+    error = send_error(api_error(200, code))
     assert isinstance(error, Unreachable)
     assert error.code == code
 
@@ -365,7 +365,7 @@ def test_gone_customers_are_unreachable(code: str) -> None:
     "code", ["invalid_auth", "not_authed", "token_revoked", "account_inactive"]
 )
 def test_a_dead_token_is_a_permanent_failure_not_the_customers(code: str) -> None:
-    error = _send_error(api_error(200, code))
+    error = send_error(api_error(200, code))
     assert type(error) is SendError
     assert (error.retryable, error.code) == (False, code)
 
@@ -375,11 +375,11 @@ def test_a_dead_token_is_a_permanent_failure_not_the_customers(code: str) -> Non
     [(500, "fatal_error"), (503, "service_unavailable"), (200, "internal_error")],
 )
 def test_server_errors_are_retryable(status: int, code: str) -> None:
-    error = _send_error(api_error(status, code))
+    error = send_error(api_error(status, code))
     assert type(error) is SendError
     assert error.retryable
 
 
 def test_other_api_errors_are_permanent() -> None:
-    error = _send_error(api_error(200, "invalid_blocks"))
+    error = send_error(api_error(200, "invalid_blocks"))
     assert (type(error), error.retryable, error.code) == (SendError, False, "invalid_blocks")

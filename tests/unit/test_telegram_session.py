@@ -25,7 +25,7 @@ from adapters.base import Address, DeliveryUpdate, Inbound
 from adapters.emulators import TelegramEmulator, update_payload
 from adapters.errors import SendError
 from adapters.telegram import PATH, TelegramAdapter
-from adapters.telegram_session import BatonSession
+from adapters.telegram.session import BatonSession
 from dialogs.prompts import Choice, Prompt
 
 TOKEN = "123456:TEST-token"

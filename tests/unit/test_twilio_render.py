@@ -14,13 +14,13 @@ from adapters.emulators import sms_params
 from adapters.errors import RateLimited, SendError, Unreachable
 from adapters.twilio import (
     TwilioAdapter,
-    _send_error,
     control_word,
     normalise_number,
     parse_retry_after,
     parse_sms,
     parse_status,
 )
+from adapters.twilio.adapter import send_error
 
 adapter = TwilioAdapter(
     "AC" + "0" * 32, "token", "+15005550006", public_url="https://bot.example.com"
@@ -239,14 +239,14 @@ def rest_error(status: int, code: int) -> TwilioRestException:
 
 
 def test_error_mapping() -> None:
-    opted_out = _send_error(rest_error(400, 21610), None)
-    limited = _send_error(rest_error(429, 20429), 4.0)
-    limited_default = _send_error(rest_error(429, 20429), None)
-    unavailable = _send_error(rest_error(503, 20503), 2.0)
-    server = _send_error(rest_error(500, 20500), None)
-    invalid = _send_error(rest_error(400, 21211), None)
-    landline = _send_error(rest_error(400, 21614), None)
-    other = _send_error(rest_error(400, 21602), None)
+    opted_out = send_error(rest_error(400, 21610), None)
+    limited = send_error(rest_error(429, 20429), 4.0)
+    limited_default = send_error(rest_error(429, 20429), None)
+    unavailable = send_error(rest_error(503, 20503), 2.0)
+    server = send_error(rest_error(500, 20500), None)
+    invalid = send_error(rest_error(400, 21211), None)
+    landline = send_error(rest_error(400, 21614), None)
+    other = send_error(rest_error(400, 21602), None)
 
     assert isinstance(opted_out, Unreachable)
     assert opted_out.code == "opted_out"

@@ -1,4 +1,4 @@
-"""Local channels: the web chat at /chat and the terminal (`baton shell`).
+"""The local adapters: the web chat at /chat and the terminal (`baton shell`).
 
 No platform is involved: messages go straight into the engine's inbox and replies are kept in
 memory for the page (or terminal) to pick up, so Baton is useful on a fresh machine with no
@@ -20,13 +20,16 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from adapters.base import Address, Inbound, Limits, Prompt, Rendered, Sent, Sink
+from adapters.base import Address, Limits, Prompt, Rendered, Sent, Sink
+from adapters.body import read_json
 from adapters.errors import BadRequest
+from adapters.web.parse import inbound_from_post
+from adapters.web.render import render_prompt
 
 __all__ = ["LocalAdapter", "Reply", "ShellAdapter", "WebAdapter"]
 
 _COOKIE = "baton_chat"
-_MAX_TEXT = 4096
+_MAX_BODY = 64 * 1024  # a message of 4096 characters, escaped, fits many times
 _KEEP = 200  # replies kept per identity for the page to fetch
 
 
@@ -60,9 +63,7 @@ class LocalAdapter:
 
     def render(self, prompt: Prompt) -> Rendered:
         """One message with its choices as buttons."""
-        return Rendered(
-            ({"text": prompt.text, "choices": [[c.value, c.label] for c in prompt.choices]},)
-        )
+        return render_prompt(prompt)
 
     async def send(self, to: Address, rendered: Rendered) -> Sent:
         """Keep the reply for the page or terminal of `to.identity`."""
@@ -138,27 +139,11 @@ class WebAdapter(LocalAdapter):
 
         async def post(request: web.Request) -> web.StreamResponse:
             identity = _identity(request)
-            if request.content_type != "application/json":
-                raise web.HTTPUnsupportedMediaType(text="send application/json")
+            data = await read_json(request, max_bytes=_MAX_BODY)
             try:
-                data: Any = await request.json()
-            except (ValueError, UnicodeDecodeError):
-                raise web.HTTPBadRequest(text="the body is not JSON") from None
-            if not isinstance(data, dict):
-                raise web.HTTPBadRequest(text="send a JSON object")
-            text, choice = data.get("text"), data.get("choice")
-            if not isinstance(text, str | None) or not isinstance(choice, str | None):
-                raise web.HTTPBadRequest(text="text and choice must be strings")
-            if not (text or choice) or len(text or "") > _MAX_TEXT:
-                raise web.HTTPBadRequest(text=f"send 1-{_MAX_TEXT} characters")
-            message = Inbound(
-                channel=self.channel,
-                message_id=uuid.uuid4().hex,
-                identity=identity,
-                text=text,
-                choice=choice,
-            )
-            try:
+                message = inbound_from_post(
+                    data, channel=self.channel, message_id=uuid.uuid4().hex, identity=identity
+                )
                 await sink.receive([message])
             except BadRequest as exc:
                 raise web.HTTPBadRequest(text=str(exc)) from None

@@ -1,4 +1,4 @@
-"""The Telegram channel, on aiogram 3: webhook or long polling in, Bot API calls out.
+"""The Telegram adapter: lifecycle, the webhook route, long polling and sending, on aiogram 3.
 
 Inbound: Telegram POSTs each update to `/webhooks/telegram` with the secret it was given at
 `setWebhook` in `X-Telegram-Bot-Api-Secret-Token`; a missing or wrong secret is rejected before
@@ -6,11 +6,12 @@ anything is stored. The dedupe key is the `update_id`, so a redelivered update (
 until it gets a 2xx) is handled once, and an edit (a new update) is not mistaken for a repeat.
 Only private chats with people are handled; other updates are acknowledged and ignored.
 
-Outbound: `render` turns a `Prompt` into Bot API calls (plain dicts, so it is pure and easy to
-test) and `send` makes them with aiogram's async client, mapping Telegram's errors onto
-`RateLimited`, `Unreachable` and `SendError`. The client's session is `BatonSession`
-(`adapters/telegram_session.py`): JSON request bodies and lean reading of sent messages, which
-cut the CPU per send by about a quarter (`python -m tests.benchmarks.micro_telegram`).
+Parsing lives in `parse.py` and rendering in `render.py` (pure). Outbound: `render` turns a
+`Prompt` into Bot API calls (plain dicts) and `send` makes them with aiogram's async client,
+mapping Telegram's errors onto `RateLimited`, `Unreachable` and `SendError`. The client's
+session is `BatonSession` (`session.py`): JSON request bodies and lean reading of sent
+messages, which cut the CPU per send by about a quarter
+(`python -m tests.benchmarks.micro_telegram`).
 
 Policy on edits: an `edited_message` is recorded (`Inbound.edited`), flows do not re-run.
 """
@@ -19,15 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import secrets
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
-import phonenumbers
-import pydantic_core
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -54,13 +52,8 @@ from aiogram.methods import (
     SendVideo,
     SetWebhook,
 )
-from aiogram.methods.base import Response, TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
     Update,
 )
 from aiogram.utils.token import TokenValidationError, validate_token
@@ -71,26 +64,18 @@ from adapters.base import (
     Address,
     Inbound,
     Limits,
-    Location,
-    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
-    choices_as_text,
-    split_text,
 )
+from adapters.body import read_json
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
-from adapters.telegram_session import BatonSession
+from adapters.telegram.parse import inbound_from_update, plain_text_inbound
+from adapters.telegram.render import MAX_TEXT, method_call, render_prompt
+from adapters.telegram.session import BatonSession
 
-__all__ = [
-    "PATH",
-    "TelegramAdapter",
-    "inbound_from_update",
-    "normalise_phone",
-    "plain_text_inbound",
-    "render_prompt",
-]
+__all__ = ["PATH", "TelegramAdapter", "send_error"]
 
 log = logging.getLogger("baton.telegram")
 
@@ -119,23 +104,7 @@ _RESPONSE_TYPES = tuple(
 )
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-_MAX_TEXT = 4096
-_MAX_CAPTION = 1024
-_MAX_CALLBACK_DATA = 64  # bytes
 _POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits
-_FILE_PREFIX = "tg-file:"
-_METHODS: dict[str, type[TelegramMethod[Message]]] = {
-    "sendMessage": SendMessage,
-    "sendPhoto": SendPhoto,
-    "sendDocument": SendDocument,
-    "sendVideo": SendVideo,
-    "sendAudio": SendAudio,
-}
-_MEDIA_METHODS = {
-    "image": ("sendPhoto", "photo"),
-    "video": ("sendVideo", "video"),
-    "audio": ("sendAudio", "audio"),
-}
 
 
 class TelegramAdapter:
@@ -159,7 +128,7 @@ class TelegramAdapter:
     """
 
     channel: ClassVar[str] = "telegram"
-    limits: ClassVar[Limits] = Limits(max_text=_MAX_TEXT, max_choices=10, buttons=True)
+    limits: ClassVar[Limits] = Limits(max_text=MAX_TEXT, max_choices=10, buttons=True)
 
     def __init__(
         self,
@@ -282,7 +251,7 @@ class TelegramAdapter:
 
         async def webhook(request: web.Request) -> web.StreamResponse:
             self._verify(request)
-            data = await _read_json(request)
+            data = await read_json(request)
             plain = plain_text_inbound(data)  # the commonest update, read without its models
             if plain is not None:
                 try:
@@ -425,11 +394,11 @@ class TelegramAdapter:
         bot = self._client()
         ids: list[str] = []
         for part in rendered.parts:
-            method = _method(chat_id, part)
+            method = method_call(chat_id, part)
             try:
                 result = await bot(method)
             except TelegramAPIError as exc:
-                raise _send_error(exc) from exc
+                raise send_error(exc) from exc
             except ClientDecodeError as exc:
                 raise SendError(
                     f"Telegram answered something that is not JSON: {exc.message}",
@@ -444,286 +413,7 @@ class TelegramAdapter:
         return Sent(tuple(ids))
 
 
-# --- parsing (pure) ------------------------------------------------------------------------
-
-
-def inbound_from_update(update: Update, raw: Mapping[str, Any] | None = None) -> Inbound | None:
-    """Normalise an update; None for what Baton does not handle (groups, bots, channels, ...).
-
-    Args:
-        update: The parsed update.
-        raw: Its JSON, kept on the `Inbound` for audit; dumped from `update` when None.
-    """
-    if raw is None:
-        raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
-    key = str(update.update_id)
-    if update.message is not None or update.edited_message is not None:
-        edited = update.message is None
-        message = update.edited_message if edited else update.message
-        assert message is not None
-        return _from_message(key, message, raw, edited=edited)
-    if update.callback_query is not None:
-        return _from_callback(key, update.callback_query, raw)
-    kind = next((k for k in raw if k != "update_id"), "unknown")
-    log.debug("telegram update %s (%s) ignored", key, kind)
-    return None
-
-
-_LATEST_PLAIN_DATE = 20_000_000_000
-"""Unix seconds up to here read the same everywhere; pydantic reads larger ints as
-milliseconds (or refuses them), so such dates are left to aiogram's parsing."""
-_PLAIN_MESSAGE = frozenset({"message_id", "from", "chat", "date", "text"})
-_PLAIN_USER = frozenset(
-    {"id", "is_bot", "first_name", "last_name", "username", "language_code", "is_premium"}
-)
-_PLAIN_CHAT = frozenset({"id", "type", "first_name", "last_name", "username"})
-
-
-def plain_text_inbound(data: Mapping[str, Any]) -> Inbound | None:
-    """The `Inbound` of a plain text message from a person in a private chat, read straight
-    from the update's JSON; None for anything else, which goes through aiogram's `Update`.
-
-    Most updates a bot gets are exactly this, and building aiogram's models for one (Update,
-    Message, User, Chat, each with pydantic's post-init work) cost about 8% of the server's CPU
-    per message under the benchmark. Only an update of exactly this shape qualifies: the
-    fields below and no others, each of the JSON type the Bot API documents, text not a
-    /command; the result equals `inbound_from_update(Update.model_validate(data), data)`
-    (checked by tests/unit/test_telegram_render.py).
-    """
-    message = data.get("message")
-    update_id = data.get("update_id")
-    if len(data) != 2 or type(update_id) is not int or type(message) is not dict:
-        return None
-    if message.keys() != _PLAIN_MESSAGE:
-        return None
-    user, chat, text = message["from"], message["chat"], message["text"]
-    if (
-        type(user) is not dict
-        or type(chat) is not dict
-        or type(text) is not str
-        or not text.strip()
-        or text.lstrip().startswith("/")
-        or type(message["message_id"]) is not int
-        or type(message["date"]) is not int
-        or not 0 <= message["date"] <= _LATEST_PLAIN_DATE
-        or not user.keys() <= _PLAIN_USER
-        or not chat.keys() <= _PLAIN_CHAT
-        or chat.get("type") != "private"
-        or type(chat.get("id")) is not int
-        or type(user.get("id")) is not int
-        or user.get("is_bot") is not False
-        or type(user.get("first_name")) is not str
-        or not all(type(user.get(k, "")) is str for k in ("last_name", "username"))
-        or not all(type(chat.get(k, "")) is str for k in ("first_name", "last_name", "username"))
-        or type(user.get("language_code", "")) is not str
-        or type(user.get("is_premium", False)) is not bool
-    ):
-        return None
-    return Inbound(
-        channel="telegram",
-        message_id=str(update_id),
-        identity=str(user["id"]),
-        text=text,
-        route=str(chat["id"]),
-        display_name=_name(user["first_name"], user.get("last_name")),
-        raw=dict(data),
-    )
-
-
-def _from_message(
-    key: str, message: Message, raw: Mapping[str, Any], *, edited: bool
-) -> Inbound | None:
-    user = message.from_user
-    if user is None or user.is_bot or message.chat.type != "private":
-        log.debug(
-            "telegram update %s ignored: %s",
-            key,
-            "from a bot" if user is not None and user.is_bot else f"a {message.chat.type} chat",
-        )
-        return None
-    text = message.text if message.text is not None else message.caption
-    start_payload = None
-    if message.text is not None and text and text.strip():
-        head, *rest = text.split(maxsplit=1)
-        if head.split("@", 1)[0] == "/start":  # "/start@my_bot" in a deep link, too
-            text, start_payload = "/start", (rest[0].strip() if rest else None)
-    media: list[Media] = []
-    if message.photo:
-        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        media.append(Media("image", _FILE_PREFIX + largest.file_id, "image/jpeg"))
-    if message.document is not None:
-        doc = message.document
-        media.append(Media("document", _FILE_PREFIX + doc.file_id, doc.mime_type, doc.file_name))
-    if message.video is not None:
-        media.append(
-            Media(
-                "video",
-                _FILE_PREFIX + message.video.file_id,
-                message.video.mime_type,
-                message.video.file_name,
-            )
-        )
-    for sound in (message.audio, message.voice):
-        if sound is not None:
-            media.append(Media("audio", _FILE_PREFIX + sound.file_id, sound.mime_type))
-    phone, own = None, False
-    if message.contact is not None:
-        phone = normalise_phone(message.contact.phone_number)
-        # Only the request_contact button proves the number is the sender's own.
-        own = message.contact.user_id is not None and message.contact.user_id == user.id
-    location = (
-        Location(message.location.latitude, message.location.longitude)
-        if message.location is not None
-        else None
-    )
-    if text is None and not media and phone is None and location is None:
-        log.debug("telegram update %s ignored: no text, media, contact or location", key)
-        return None
-    return Inbound(
-        channel="telegram",
-        message_id=key,
-        identity=str(user.id),
-        text=text,
-        media=tuple(media),
-        contact_phone=phone,
-        contact_is_own=own,
-        location=location,
-        route=str(message.chat.id),
-        display_name=_name(user.first_name, user.last_name),
-        start_payload=start_payload,
-        edited=edited,
-        raw=dict(raw),
-    )
-
-
-def _from_callback(key: str, query: CallbackQuery, raw: Mapping[str, Any]) -> Inbound | None:
-    user = query.from_user
-    chat = query.message.chat if query.message is not None else None
-    if user.is_bot or query.data is None or (chat is not None and chat.type != "private"):
-        log.debug("telegram callback %s ignored", key)
-        return None
-    return Inbound(
-        channel="telegram",
-        message_id=key,
-        identity=str(user.id),
-        choice=query.data,
-        route=str(chat.id) if chat is not None else None,
-        display_name=_name(user.first_name, user.last_name),
-        raw=dict(raw),
-    )
-
-
-def _name(first: str | None, last: str | None) -> str | None:
-    return " ".join(part for part in (first, last) if part) or None
-
-
-def normalise_phone(number: str) -> str:
-    """E.164 of a Telegram contact number ("15551234567" or "+1 555 123 4567" -> "+15551234567").
-
-    Telegram clients send the number with or without a leading "+", always in international
-    form; a number that cannot be parsed is returned stripped, unchanged otherwise.
-    """
-    cleaned = number.strip()
-    candidate = cleaned if cleaned.startswith("+") else "+" + cleaned
-    try:
-        parsed = phonenumbers.parse(candidate, None)
-    except phonenumbers.NumberParseException:
-        return cleaned
-    if not phonenumbers.is_possible_number(parsed):
-        return cleaned
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-# --- rendering (pure) ----------------------------------------------------------------------
-
-
-def render_prompt(prompt: Prompt, *, max_choices: int = 10) -> Rendered:
-    """The Bot API calls that show `prompt`, each `{"method": ..., "params": {...}}`.
-
-    - Text longer than 4096 characters is split into several messages.
-    - Choices become an inline keyboard, one button per row, `callback_data` = the value;
-      when there are more than `max_choices`, or a value exceeds Telegram's 64-byte
-      callback_data, they are listed as numbered text instead (a typed "2" selects one).
-    - `meta["request_contact"]` adds a one-time reply keyboard whose first button shares the
-      customer's phone number (label from `meta["contact_label"]`); choices then become
-      further buttons of that keyboard, which send their label as text.
-    - Media: an image is a sendPhoto, a video sendVideo, audio sendAudio, anything else
-      sendDocument; a text of at most 1024 characters becomes the first one's caption.
-    - The keyboard goes on the last call. `chat_id` is added by `send`.
-
-    Example:
-        >>> render_prompt(Prompt("Pick one", choices=(Choice("a", "A"),))).parts[0]["method"]
-        'sendMessage'
-    """
-    text = prompt.text
-    choices = prompt.choices
-    markup: dict[str, Any] | None = None
-    if prompt.meta.get("request_contact"):
-        label = str(prompt.meta.get("contact_label") or "Share my phone number")
-        rows: list[list[dict[str, Any]]] = [[{"text": label, "request_contact": True}]]
-        rows += [[{"text": c.label}] for c in choices]
-        markup = {"keyboard": rows, "resize_keyboard": True, "one_time_keyboard": True}
-    elif choices:
-        fits = len(choices) <= max_choices and all(
-            len(c.value.encode()) <= _MAX_CALLBACK_DATA for c in choices
-        )
-        if fits:
-            markup = {
-                "inline_keyboard": [[{"text": c.label, "callback_data": c.value}] for c in choices]
-            }
-        else:
-            listed = choices_as_text(choices)
-            text = f"{text}\n\n{listed}" if text.strip() else listed
-    elif prompt.meta.get("remove_keyboard"):
-        markup = {"remove_keyboard": True}
-
-    parts: list[dict[str, Any]] = []
-    caption = text if prompt.media and text.strip() and len(text) <= _MAX_CAPTION else None
-    for index, item in enumerate(prompt.media):
-        method, field = _MEDIA_METHODS.get(item.kind, ("sendDocument", "document"))
-        params: dict[str, Any] = {field: item.url.removeprefix(_FILE_PREFIX)}
-        if index == 0 and caption is not None:
-            params["caption"] = caption
-        parts.append({"method": method, "params": params})
-    if caption is None and text.strip():
-        parts += [
-            {"method": "sendMessage", "params": {"text": chunk}}
-            for chunk in split_text(text, _MAX_TEXT)
-        ]
-    if markup is not None:
-        if not parts:  # a keyboard needs a message to hang on
-            parts.append({"method": "sendMessage", "params": {"text": "\u2026"}})
-        parts[-1]["params"]["reply_markup"] = markup
-    return Rendered(tuple(parts))
-
-
-def _method(chat_id: int | str, part: Mapping[str, Any]) -> TelegramMethod[Message]:
-    name = part.get("method")
-    cls = _METHODS.get(str(name))
-    if cls is None:
-        raise SendError(f"cannot send a Telegram {name!r} call", retryable=False, code="render")
-    params = dict(part.get("params", {}))
-    markup = params.get("reply_markup")
-    if isinstance(markup, Mapping):
-        params["reply_markup"] = (
-            InlineKeyboardMarkup.model_validate(markup)
-            if "inline_keyboard" in markup
-            else ReplyKeyboardMarkup.model_validate(markup)
-            if "keyboard" in markup
-            else ReplyKeyboardRemove.model_validate(markup)
-        )
-    try:
-        return cls(chat_id=chat_id, **params)
-    except ValidationError as exc:
-        raise SendError(
-            f"bad {name} parameters: {json.dumps(params, default=str)[:200]}: "
-            f"{exc.error_count()} errors",
-            retryable=False,
-            code="render",
-        ) from exc
-
-
-def _send_error(exc: TelegramAPIError) -> SendError:
+def send_error(exc: TelegramAPIError) -> SendError:
     """Telegram's answer to a failed call, as the outbox understands it."""
     text = exc.message
     if isinstance(exc, TelegramRetryAfter):
@@ -745,31 +435,6 @@ def _send_error(exc: TelegramAPIError) -> SendError:
             code="401",
         )
     return SendError(f"Telegram error: {type(exc).__name__}: {text}", retryable=False)
-
-
-async def _read_json(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        log.warning("telegram webhook: content type %r refused", request.content_type)
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        log.warning("telegram webhook: body over %d bytes refused", request.client_max_size)
-        raise
-    try:
-        # pydantic-core's parser is several times faster than json.loads; what it refuses
-        # (a BOM, UTF-16, lone surrogates) json.loads still decides, so nothing is lost.
-        data = pydantic_core.from_json(body)
-    except ValueError:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            log.warning("telegram webhook: body is not JSON (%d bytes)", len(body))
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(data, dict):
-        log.warning("telegram webhook: body is JSON but not an object")
-        raise web.HTTPBadRequest(text="send a JSON object") from None
-    return data
 
 
 def _ack() -> web.Response:

@@ -1,10 +1,10 @@
-"""The Twilio SMS/MMS channel, on the official twilio SDK.
+"""The Twilio adapter: lifecycle, the signed webhook routes and sending, on the twilio SDK.
 
 Inbound SMS and status callbacks arrive as form-encoded webhooks signed with
 `X-Twilio-Signature`; both are verified against the *configured* public URL (behind a proxy
 `request.url` is not the URL Twilio signed) and refused when it is not configured. Replies leave
-through `Client.messages.create_async`. SMS has no buttons: choices become numbered lines, and
-long text is split into numbered parts of at most 1600 characters.
+through `Client.messages.create_async`. Parsing is in `parse.py`, rendering (numbered choices,
+numbered parts) in `render.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-import phonenumbers
 from aiohttp import ClientError, ClientSession, TraceConfig, TraceRequestEndParams, web
 from multidict import MultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -35,29 +34,17 @@ from twilio.rest import Client
 
 from adapters.base import (
     Address,
-    DeliveryUpdate,
-    Inbound,
     Limits,
-    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
-    choices_as_text,
-    split_text,
 )
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.twilio.parse import parse_sms, parse_status
+from adapters.twilio.render import MAX_BODY, render_prompt
 
-__all__ = [
-    "OPT_IN_WORDS",
-    "OPT_OUT_WORDS",
-    "TwilioAdapter",
-    "control_word",
-    "normalise_number",
-    "parse_retry_after",
-    "parse_sms",
-    "parse_status",
-]
+__all__ = ["SMS_PATH", "STATUS_PATH", "TwilioAdapter", "parse_retry_after", "send_error"]
 
 log = logging.getLogger("baton.twilio")
 _sdk_log = logging.getLogger("baton.twilio.sdk")
@@ -66,15 +53,6 @@ _sdk_log.setLevel(logging.WARNING)
 
 SMS_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-"""Single-word messages Twilio treats as an opt-out (it answers them itself)."""
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-"""Single-word messages that opt a number back in."""
-_OPT_OUT_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
-_MAX_BODY = 1600  # Twilio's limit on one message's Body
-_MAX_MEDIA = 10  # Twilio's limit of MediaUrl per message
 _FORM = "application/x-www-form-urlencoded"
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 _OPTED_OUT = 21610
@@ -102,7 +80,7 @@ class TwilioAdapter:
     """
 
     channel: ClassVar[str] = "twilio"
-    limits: ClassVar[Limits] = Limits(max_text=_MAX_BODY, max_choices=0, buttons=False)
+    limits: ClassVar[Limits] = Limits(max_text=MAX_BODY, max_choices=0, buttons=False)
 
     def __init__(
         self,
@@ -135,9 +113,8 @@ class TwilioAdapter:
 
         async def sms(request: web.Request) -> web.StreamResponse:
             form = await self._verified_form(request)
-            message = parse_sms(form)
             try:
-                await sink.receive([message])
+                await sink.receive([parse_sms(form)])
             except BadRequest as exc:
                 log.warning("twilio webhook %s refused: %s", request.path, exc)
                 raise web.HTTPBadRequest(text=str(exc)) from None
@@ -145,7 +122,11 @@ class TwilioAdapter:
 
         async def status(request: web.Request) -> web.StreamResponse:
             form = await self._verified_form(request)
-            await sink.delivery_status(parse_status(form))
+            try:
+                update = parse_status(form)
+            except BadRequest as exc:
+                raise web.HTTPBadRequest(text=str(exc)) from None
+            await sink.delivery_status(update)
             return web.Response(status=204)
 
         return [web.post(SMS_PATH, sms), web.post(STATUS_PATH, status)]
@@ -236,27 +217,9 @@ class TwilioAdapter:
     # --- outbound --------------------------------------------------------------------------
 
     def render(self, prompt: Prompt) -> Rendered:
-        """Plain text with numbered choices, split into numbered parts of <= 1600 characters.
-
-        Media go with the first part (at most 10 per message; more get parts of their own).
-        Each part is {"body": str, "media_url": [str, ...]}.
-        """
-        text = prompt.text
-        if prompt.choices:
-            text = (
-                f"{text}\n\n{choices_as_text(prompt.choices)}"
-                if text
-                else choices_as_text(prompt.choices)
-            )
-        bodies = _numbered_parts(text)
-        urls = [m.url for m in prompt.media]
-        parts: list[dict[str, Any]] = []
-        for index, body in enumerate(bodies):
-            media = urls[:_MAX_MEDIA] if index == 0 else []
-            parts.append({"body": body, "media_url": media})
-        for start in range(_MAX_MEDIA, len(urls), _MAX_MEDIA):
-            parts.append({"body": "", "media_url": urls[start : start + _MAX_MEDIA]})
-        return Rendered(tuple(parts))
+        """Plain text with numbered choices, in parts of <= 1600 characters; see
+        `render_prompt`. Pure."""
+        return render_prompt(prompt)
 
     async def send(self, to: Address, rendered: Rendered) -> Sent:
         """Send each part with `messages.create_async`; returns the message sids.
@@ -284,7 +247,7 @@ class TwilioAdapter:
             try:
                 message = await client.messages.create_async(**fields)
             except (TwilioRestException, TwilioServiceException) as exc:
-                error = _send_error(exc, _retry_after.get())
+                error = send_error(exc, _retry_after.get())
                 self._keep_partial(key, sids, error)
                 raise error from None
             except (ClientError, TimeoutError, OSError) as exc:
@@ -306,116 +269,13 @@ class TwilioAdapter:
                 self._partial.popitem(last=False)
 
 
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def control_word(body: str | None, opt_out_type: str | None = None) -> str | None:
-    """The control an inbound SMS carries: "opt_out", "opt_in", "help" or None.
-
-    `OptOutType` (Advanced Opt-Out) wins when present; otherwise a single-word message in
-    `OPT_OUT_WORDS` or `OPT_IN_WORDS`, any case. HELP/INFO bodies are ordinary text.
-    """
-    if opt_out_type:
-        found = _OPT_OUT_TYPES.get(opt_out_type.strip().upper())
-        if found is not None:
-            return found
-    word = (body or "").strip().upper()
-    if word in OPT_OUT_WORDS:
-        return "opt_out"
-    if word in OPT_IN_WORDS:
-        return "opt_in"
-    return None
-
-
-def normalise_number(raw: str) -> str:
-    """E.164 for a phone number; other senders (short codes, "whatsapp:+1...") keep a form
-    replies can go back to."""
-    value = raw.strip()
-    prefix, colon, number = value.rpartition(":")
-    try:
-        parsed = phonenumbers.parse(number if colon else value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    if not phonenumbers.is_possible_number(parsed):
-        return value
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return f"{prefix}:{e164}" if colon else e164
-
-
-def parse_sms(form: MultiDict[str]) -> Inbound:
-    """An inbound-SMS webhook's fields as an `Inbound`; raises `web.HTTPBadRequest`."""
-    sid, sender = form.get("MessageSid", ""), form.get("From", "")
-    if not sid or not sender.strip():
-        raise web.HTTPBadRequest(text="MessageSid and From are required")
-    body = form.get("Body", "")
-    try:
-        count = min(int(form.get("NumMedia", "0") or "0"), _MAX_MEDIA)
-    except ValueError:
-        raise web.HTTPBadRequest(text="NumMedia must be a number") from None
-    media = []
-    for index in range(max(0, count)):
-        url = form.get(f"MediaUrl{index}")
-        if url:
-            mime = form.get(f"MediaContentType{index}") or None
-            media.append(Media(_media_kind(mime), url, mime))
-    raw = {
-        k: form[k]
-        for k in (
-            "MessageSid",
-            "AccountSid",
-            "From",
-            "To",
-            "NumMedia",
-            "NumSegments",
-            "MessagingServiceSid",
-            "OptOutType",
-        )
-        if k in form
-    }
-    return Inbound(
-        channel="twilio",
-        message_id=sid,
-        identity=normalise_number(sender),
-        text=body or None,
-        media=tuple(media),
-        control=control_word(body, form.get("OptOutType")),
-        raw=raw,
-    )
-
-
-def parse_status(form: MultiDict[str]) -> DeliveryUpdate:
-    """A status callback's fields as a `DeliveryUpdate`; raises `web.HTTPBadRequest`."""
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    status = form.get("MessageStatus") or form.get("SmsStatus") or ""
-    if not sid or len(sid) > 255 or not status or len(status) > 32:
-        raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
-    return DeliveryUpdate("twilio", sid, status, form.get("ErrorCode") or None)
-
-
-def _media_kind(mime: str | None) -> str:
-    major = (mime or "").partition("/")[0]
-    return major if major in ("image", "audio", "video") else "document"
-
-
-def _numbered_parts(text: str) -> list[str]:
-    if len(text) <= _MAX_BODY:
-        return [text]
-    count = 9
-    while True:  # the "(i/n) " prefix length depends on how many parts there are
-        room = _MAX_BODY - len(f"({count}/{count}) ")
-        chunks = split_text(text, room)
-        if len(chunks) <= count:
-            break
-        count = count * 10 + 9
-    return [f"({i}/{len(chunks)}) {chunk}" for i, chunk in enumerate(chunks, start=1)]
-
-
 # --- errors ----------------------------------------------------------------------------------
 
 
-def _send_error(
+def send_error(
     exc: TwilioRestException | TwilioServiceException, retry_after: float | None
 ) -> SendError:
+    """The adapter error for a Twilio API error (`retry_after`: its Retry-After, if any)."""
     status = int(exc.status or 0)
     code = exc.code if isinstance(exc.code, int) else None
     text = getattr(exc, "msg", None) or getattr(exc, "title", "") or "Twilio error"

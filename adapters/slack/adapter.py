@@ -1,4 +1,4 @@
-"""Slack: the Events API and interactivity through slack-bolt, replies through slack-sdk.
+"""The Slack adapter: lifecycle, the signed webhook routes (through slack-bolt) and sending.
 
 Every webhook is verified here first (v0 signature over the raw body, 5-minute window,
 constant-time comparison), before bolt sees it and verifies it again: a missing, forged or stale
@@ -8,8 +8,8 @@ which commits the customer's message to the inbox before the HTTP answer (bolt r
 `process_before_response=True`), so a 200 always means "stored".
 
 Slack delivers at least once and has sent one message under several event ids
-(node-slack-sdk#2141), so the inbox key is the message itself, `"{channel}:{ts}"`, shared by the
-`message` and `app_mention` events of one message.
+(node-slack-sdk#2141), so the inbox key is the message itself (see `parse.py`). Replies are
+rendered by `render.py` and posted with slack-sdk's `chat.postMessage`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -34,34 +34,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import (
     Address,
-    Choice,
     Inbound,
     Limits,
-    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
-    choices_as_text,
-    split_text,
 )
+from adapters.body import check_content_type, decode, json_too_deep, parse_json, read_raw
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.slack.parse import action_inbound, event_inbound
+from adapters.slack.render import MAX_BUTTONS, MESSAGE_TEXT, render
 
-__all__ = ["SlackAdapter", "action_inbound", "escape", "event_inbound", "render"]
+__all__ = ["EVENTS_PATH", "INTERACTIVE_PATH", "SlackAdapter", "send_error"]
 
 log = logging.getLogger("baton.slack")
 
 EVENTS_PATH = "/webhooks/slack/events"
 INTERACTIVE_PATH = "/webhooks/slack/interactive"
 
-_SECTION_TEXT = 3000  # Slack's limit on a section block's text
-_MESSAGE_TEXT = 40_000  # Slack's limit on a message's text
-_SECTIONS_PER_MESSAGE = _MESSAGE_TEXT // _SECTION_TEXT  # 13 sections, well under 50 blocks
-_BUTTONS_PER_BLOCK = 25  # Slack's limit on the elements of an actions block
-_BUTTON_LABEL = 75  # Slack's limit on a button's text
-_MAX_BUTTONS = 100
-
-_CUSTOMER_SUBTYPES = frozenset({None, "file_share"})
 _UNREACHABLE = frozenset(
     {
         "channel_not_found",
@@ -102,9 +93,7 @@ class SlackAdapter:
     """
 
     channel: ClassVar[str] = "slack"
-    limits: ClassVar[Limits] = Limits(
-        max_text=_MESSAGE_TEXT, max_choices=_MAX_BUTTONS, buttons=True
-    )
+    limits: ClassVar[Limits] = Limits(max_text=MESSAGE_TEXT, max_choices=MAX_BUTTONS, buttons=True)
 
     def __init__(
         self, bot_token: str, signing_secret: str, *, api_base: str | None = None
@@ -210,11 +199,7 @@ class SlackAdapter:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         text = await self._verified_body(request, "application/json")
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            log.warning("slack events: signed body is not JSON; answered 400")
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        body: Any = parse_json(request, text)
         if not isinstance(body, dict) or not isinstance(body.get("event", {}), dict):
             log.warning("slack events: signed body is not an Events API envelope; answered 400")
             raise web.HTTPBadRequest(text="not an Events API envelope")
@@ -226,6 +211,8 @@ class SlackAdapter:
     async def _interactive(self, request: web.Request) -> web.StreamResponse:
         text = await self._verified_body(request, "application/x-www-form-urlencoded")
         payloads = parse_qs(text).get("payload", [])
+        if len(payloads) == 1 and json_too_deep(payloads[0]):
+            parse_json(request, payloads[0])  # refuses it with a logged 400
         try:
             body: Any = json.loads(payloads[0]) if len(payloads) == 1 else None
         except ValueError:
@@ -240,16 +227,11 @@ class SlackAdapter:
         return await self._dispatch(request, text)
 
     async def _verified_body(self, request: web.Request, content_type: str) -> str:
-        """The raw body as text, once its signature checks out; raises the HTTP error if not."""
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            log.warning(
-                "slack webhook %s: body too large (%s bytes); answered 413",
-                request.path,
-                request.content_length,
-            )
-            raise
+        """The raw body as text, once its signature checks out; raises the HTTP error if not.
+
+        The signature is checked on exactly the bytes read, before anything is parsed.
+        """
+        raw = await read_raw(request)
         timestamp = request.headers.get("X-Slack-Request-Timestamp")
         signature = request.headers.get("X-Slack-Signature")
         if not self._signature_ok(raw, timestamp, signature):
@@ -259,18 +241,8 @@ class SlackAdapter:
                 request.remote,
             )
             raise web.HTTPUnauthorized(text="invalid signature")
-        if request.content_type != content_type:
-            log.warning(
-                "slack webhook %s: content type %r, expected %r; answered 415",
-                request.path,
-                request.content_type,
-                content_type,
-            )
-            raise web.HTTPUnsupportedMediaType(text=f"send {content_type}")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:  # unreachable in practice: the signature covers UTF-8 text
-            raise web.HTTPBadRequest(text="the body is not UTF-8") from None
+        check_content_type(request, content_type)
+        return decode(request, raw)
 
     def _signature_ok(self, raw: bytes, timestamp: str | None, signature: str | None) -> bool:
         if not timestamp or not signature:
@@ -358,7 +330,7 @@ class SlackAdapter:
                 )
                 ids.append(str(response.get("ts", "")))
         except SlackApiError as exc:
-            raise _send_error(exc) from exc
+            raise send_error(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"cannot reach Slack: {exc!r}", retryable=True) from exc
         except SlackClientError as exc:
@@ -377,199 +349,6 @@ class SlackAdapter:
                 raise SendError("conversations.open returned no channel", retryable=True)
             self._dm_channels[identity] = channel
         return channel
-
-
-# --- pure conversions ------------------------------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """Escape `&`, `<` and `>` so text cannot form Slack mentions, links or commands."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render(prompt: Prompt) -> Rendered:
-    """Render `prompt` as Slack messages: `{"text": fallback, "blocks": [...]}` each.
-
-    The text is escaped and split into sections of at most 3,000 characters, at most 13 per
-    message (under 40,000 characters). The last message carries the buttons, 25 per actions
-    block, with action_id "choice:<index>" and the choice's value; beyond 100 choices they are
-    listed as numbered text instead.
-    """
-    text = prompt.text
-    choices = prompt.choices
-    if prompt.media:
-        text = "\n".join(
-            [text, *(f"{m.name}: {m.url}" if m.name else m.url for m in prompt.media)]
-        ).strip()
-    if len(choices) > _MAX_BUTTONS:
-        text = f"{text}\n\n{choices_as_text(choices)}".strip()
-        choices = ()
-    sections = _escaped_parts(text, _SECTION_TEXT) if text.strip() else []
-    groups = [
-        sections[i : i + _SECTIONS_PER_MESSAGE]
-        for i in range(0, len(sections), _SECTIONS_PER_MESSAGE)
-    ]
-    if not groups and choices:
-        groups = [[]]
-    parts: list[dict[str, Any]] = []
-    for number, group in enumerate(groups):
-        blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in group
-        ]
-        fallback = "\n".join(group)
-        if number == len(groups) - 1 and choices:
-            blocks.extend(_actions_blocks(choices))
-            fallback = fallback or escape(choices_as_text(choices))
-        parts.append({"text": fallback, "blocks": blocks})
-    return Rendered(tuple(parts))
-
-
-def _escaped_parts(text: str, limit: int) -> list[str]:
-    """`text` split into escaped parts of at most `limit` characters each."""
-    parts: list[str] = []
-    for chunk in split_text(text, limit):
-        escaped = escape(chunk)
-        if len(escaped) <= limit:
-            parts.append(escaped)
-        else:  # escaping lengthened it; "&" -> "&amp;" grows at most five-fold
-            parts.extend(escape(piece) for piece in split_text(chunk, limit // 5))
-    return parts
-
-
-def _actions_blocks(choices: tuple[Choice, ...]) -> list[dict[str, Any]]:
-    blocks = []
-    for start in range(0, len(choices), _BUTTONS_PER_BLOCK):
-        elements = [
-            {
-                "type": "button",
-                "action_id": f"choice:{index}",
-                "text": {"type": "plain_text", "text": _label(choice.label), "emoji": True},
-                "value": choice.value,
-            }
-            for index, choice in enumerate(choices[start : start + _BUTTONS_PER_BLOCK], start)
-        ]
-        block_id = "choices" if start == 0 else f"choices-{start // _BUTTONS_PER_BLOCK}"
-        blocks.append({"type": "actions", "block_id": block_id, "elements": elements})
-    return blocks
-
-
-def _label(label: str) -> str:
-    return label if len(label) <= _BUTTON_LABEL else label[: _BUTTON_LABEL - 1] + "…"
-
-
-def event_inbound(
-    body: Mapping[str, Any], *, bot_user_id: str, bot_id: str, team_id: str = ""
-) -> Inbound | None:
-    """The customer message in an `event_callback` body, or None when it is not one.
-
-    Kept: `message` events with no subtype (or `file_share`) in a direct message, and
-    `app_mention` events. Dropped: anything from a bot (`bot_id`, `bot_message`) or from this
-    bot's own user, edits, deletions, joins and every other subtype or event type.
-
-    Args:
-        body: The verified Events API envelope.
-        bot_user_id: This bot's user id (its mention is stripped from the text).
-        bot_id: This bot's bot id.
-        team_id: The workspace, when the envelope lacks `team_id`.
-    """
-    event = body.get("event")
-    if not isinstance(event, Mapping):
-        return None
-    kind = event.get("type")
-    if kind not in ("message", "app_mention"):
-        return None
-    if event.get("bot_id") or event.get("subtype") not in _CUSTOMER_SUBTYPES:
-        return None
-    if kind == "message" and event.get("channel_type") != "im":
-        return None  # channel messages reach us as app_mention when they address the bot
-    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
-    team = body.get("team_id") or event.get("team") or team_id
-    if not all(isinstance(v, str) and v for v in (user, channel, ts, team)):
-        return None
-    if user in (bot_user_id, bot_id):
-        return None
-    text = event.get("text")
-    text = _strip_mention(text, bot_user_id) if isinstance(text, str) else ""
-    media = _files(event.get("files"))
-    if not text and not media:
-        return None
-    return Inbound(
-        channel="slack",
-        message_id=f"{channel}:{ts}",
-        identity=f"{team}:{user}",
-        text=_unescape(text) if text else None,
-        media=media,
-        route=str(channel),
-        raw=dict(event),
-    )
-
-
-def action_inbound(body: Mapping[str, Any], *, team_id: str = "") -> Inbound | None:
-    """The button press in a `block_actions` payload, or None when it is not one of ours.
-
-    Args:
-        body: The verified interactivity payload.
-        team_id: The workspace, when the payload lacks one.
-    """
-    if body.get("type") != "block_actions":
-        return None
-    actions = body.get("actions")
-    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
-        return None
-    action = actions[0]
-    action_id, value, action_ts = (
-        action.get("action_id"),
-        action.get("value"),
-        action.get("action_ts"),
-    )
-    if not (isinstance(action_id, str) and action_id.startswith("choice:")):
-        return None
-    user = _get(body, "user", "id")
-    team = _get(body, "team", "id") or _get(body, "user", "team_id") or team_id
-    channel = _get(body, "channel", "id") or _get(body, "container", "channel_id")
-    message_ts = _get(body, "container", "message_ts")
-    if not all(isinstance(v, str) and v for v in (value, action_ts, user, team)):
-        return None
-    return Inbound(
-        channel="slack",
-        message_id=f"action:{channel or user}:{message_ts}:{action_ts}",
-        identity=f"{team}:{user}",
-        choice=str(value),
-        route=channel or None,
-        raw=dict(body),
-    )
-
-
-def _get(body: Mapping[str, Any], key: str, field: str) -> str:
-    inner = body.get(key)
-    value = inner.get(field) if isinstance(inner, Mapping) else None
-    return value if isinstance(value, str) else ""
-
-
-def _unescape(text: str) -> str:
-    """Undo Slack's escaping of message text (the inverse of `escape`)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _strip_mention(text: str, bot_user_id: str) -> str:
-    if bot_user_id:
-        text = re.sub(rf"^\s*<@{re.escape(bot_user_id)}(\|[^>]*)?>[\s:,]*", "", text)
-    return text.strip()
-
-
-def _files(files: Any) -> tuple[Media, ...]:
-    if not isinstance(files, list):
-        return ()
-    media = []
-    for file in files:
-        if not isinstance(file, Mapping) or not isinstance(file.get("url_private"), str):
-            continue
-        mime = file.get("mimetype") if isinstance(file.get("mimetype"), str) else None
-        major = (mime or "").partition("/")[0]
-        kind = major if major in ("image", "audio", "video") else "document"
-        name = file.get("name") if isinstance(file.get("name"), str) else None
-        media.append(Media(kind, file["url_private"], mime, name))
-    return tuple(media)
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -598,7 +377,7 @@ def _retry_after(exc: SlackApiError) -> int:
     return 1
 
 
-def _send_error(exc: SlackApiError) -> SendError:
+def send_error(exc: SlackApiError) -> SendError:
     """The adapter error for a Slack API error."""
     status, code = _status(exc), _error_code(exc)
     if status == 429 or code == "ratelimited":
