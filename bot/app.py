@@ -10,8 +10,10 @@ from aiohttp import web
 
 from adapters.base import Adapter, DeliveryUpdate, Inbound
 from adapters.web import WebAdapter
+from bot.assembly import build_engine
 from bot.console import mount_console
 from bot.engine import Engine
+from bot.engine.builder import Feature
 from bot.engine.send_process import SendProcesses, remote_adapters
 from bot.event_loop import resolve
 from bot.gc_tuning import tune_for_serving
@@ -66,9 +68,15 @@ class _Sink:
 
 
 async def create_app(
-    settings: Settings, dialogs_app: App, *, adapters: Sequence[Adapter] = ()
+    settings: Settings,
+    dialogs_app: App,
+    *,
+    adapters: Sequence[Adapter] = (),
+    features: Sequence[Feature] = (),
 ) -> web.Application:
-    """Build the web application. Storage opens and the engine starts on startup."""
+    """Build the web application. Storage opens and the engine starts on startup.
+
+    `features` plug into the engine after the built-in ones (see `bot.engine.builder`)."""
     chosen: dict[str, Adapter] = {"web": WebAdapter()}
     for adapter in adapters:
         chosen[adapter.channel] = adapter
@@ -96,6 +104,7 @@ async def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, engine=True)
         processes: SendProcesses | None = None
+        engine: Engine | None = None
         try:
             await store.check_schema()
             if remote:
@@ -110,29 +119,26 @@ async def create_app(
                 )
                 await processes.start()
                 app[SEND_PROCESSES] = processes
-            engine = Engine(
+            engine = build_engine(
+                settings,
                 store,
                 dialogs_app,
                 chosen,
-                outbox_max_attempts=settings.outbox_max_attempts,
-                outbox_base_delay=settings.outbox_base_delay,
-                outbox_max_delay=settings.outbox_max_delay,
+                features=[console, *features],
                 send_adapters=(
                     {a.channel: processes.adapter(a) for a in remote} if processes else None
                 ),
             )
             app[STORE] = store
             app[ENGINE] = engine
-            await console.start(store, engine)  # before the engine handles any message
             for adapter in chosen.values():
                 await adapter.start()
-            # Linking channels: codes can be carried as t.me/<bot>?start=link-<code>.
-            engine.linker.telegram_bot = getattr(chosen.get("telegram"), "username", None)
-            await engine.start()
+            await engine.start()  # starts the features (the console too) first
             if settings.gc_freeze:
                 tune_for_serving()
         except BaseException:
-            await console.stop()
+            if engine is not None:
+                await engine.stop()
             if processes is not None:
                 await processes.close()
             await store.close()
@@ -140,7 +146,6 @@ async def create_app(
         try:
             yield
         finally:
-            await console.stop()
             await engine.stop(settings.stop_grace_seconds)
             if processes is not None:
                 await processes.close()  # after the engine: no more sends

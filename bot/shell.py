@@ -9,6 +9,7 @@ import uuid
 
 from adapters.base import Inbound
 from adapters.web import Reply, ShellAdapter
+from bot.assembly import build_engine
 from bot.engine import Engine
 from bot.settings import Settings
 from dialogs import App, pending_prompt
@@ -43,7 +44,7 @@ async def run_shell(settings: Settings, app: App, *, user: str | None = None) ->
     """Run the interactive shell; returns the exit status."""
     store = await open_store(settings.database_url, engine=True)
     adapter = ShellAdapter()
-    engine = Engine(store, app, {"shell": adapter})
+    engine = build_engine(settings, store, app, {"shell": adapter})
     identity = user or getpass.getuser() or "you"
     try:
         await store.check_schema()

@@ -642,7 +642,7 @@ async def link_identities(request: web.Request, console: Console, who: Principal
     if not (isinstance(a, int) and isinstance(b, int)) or isinstance(a, bool) or a == b:
         fail(400, "invalid", "identity_a and identity_b are two identity ids")
     try:
-        merged = await console.engine.link(a, b, actor=f"agent:{who.agent.id}")
+        merged = await console.linking.link(a, b, actor=f"agent:{who.agent.id}")
     except LookupError:
         fail(404, "not_found", "no such identity")
     if merged is None:
@@ -656,7 +656,7 @@ async def unlink_identity(request: web.Request, console: Console, who: Principal
     _admin(who)
     identity_id = _id(request)
     try:
-        unlinked = await console.engine.unlink(identity_id, actor=f"agent:{who.agent.id}")
+        unlinked = await console.linking.unlink(identity_id, actor=f"agent:{who.agent.id}")
     except LookupError:
         fail(404, "not_found", "no such identity")
     if unlinked is None:

@@ -1,29 +1,30 @@
-"""The console's shared state: settings, the handoff service and the live hub."""
+"""The console's shared state: settings, the handoff service and the live hub.
+
+The console is a feature of the engine (see `bot.engine.builder`): it listens for changes
+people make (`ConversationChanged`) to wake the live hub, and starts and stops with the
+engine.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.console.auth import LoginThrottle
 from bot.console.live import Hub
-from bot.engine import Engine
-from bot.handoff import BusinessHours, HandoffConfig, Handoffs
+from bot.engine.signals import ConversationChanged
+from bot.handoff import HandoffConfig, Handoffs
+from bot.linking import Linking
 from bot.settings import Settings
 from dialogs import App
-from storage import ConsoleStore, Store
+from storage import ConsoleStore
 
-__all__ = ["CONSOLE", "Console", "handoff_config"]
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.engine.builder import EngineBuilder
 
-
-def handoff_config(settings: Settings) -> HandoffConfig:
-    """The handoff targets and schedule from the settings."""
-    return HandoffConfig(
-        hours=BusinessHours.parse(settings.business_hours, settings.timezone, settings.holidays),
-        reply_by=settings.reply_by_minutes * 60,
-        warn_before=settings.reply_by_warning_minutes * 60,
-        per_place=settings.expected_wait_minutes * 60,
-        update_every=settings.queue_update_minutes * 60,
-    )
+__all__ = ["CONSOLE", "Console"]
 
 
 class Console:
@@ -32,23 +33,13 @@ class Console:
     def __init__(self, settings: Settings, app: App) -> None:
         self.settings = settings
         self.app = app
-        self.config = handoff_config(settings)
         self.hub = Hub(self)
         self.throttle = LoginThrottle()
-        self._handoffs: Handoffs | None = None
         self._engine: Engine | None = None
 
-    @property
-    def handoffs(self) -> Handoffs:
-        """The handoff service (raises before the application started)."""
-        if self._handoffs is None:
-            raise web.HTTPServiceUnavailable(text="Baton is starting")
-        return self._handoffs
-
-    @property
-    def db(self) -> ConsoleStore:
-        """The console's storage."""
-        return self.handoffs.db
+    def install(self, builder: EngineBuilder) -> None:
+        """Wake the live hub whenever people or turns change what agents see."""
+        builder.on(ConversationChanged, lambda _: self.hub.kick())
 
     @property
     def engine(self) -> Engine:
@@ -57,25 +48,34 @@ class Console:
             raise web.HTTPServiceUnavailable(text="Baton is starting")
         return self._engine
 
-    async def start(self, store: Store, engine: Engine) -> None:
-        """Attach to the engine (before it handles any message) and start the background work:
-        the queue ticker and the live hub."""
-        handoffs = Handoffs(store, self.app, self.config, send=engine.outbox.enqueue)
-        handoffs.forget = engine.turns.forget
-        handoffs.on_change = self.hub.kick
-        engine.turns.routing = handoffs
-        self._handoffs = handoffs
+    @property
+    def handoffs(self) -> Handoffs:
+        """The handoff service (raises before the application started)."""
+        return self.engine.feature(Handoffs)
+
+    @property
+    def linking(self) -> Linking:
+        """Linking identities, for agents and admins."""
+        return self.engine.feature(Linking)
+
+    @property
+    def db(self) -> ConsoleStore:
+        """The console's storage."""
+        return self.handoffs.db
+
+    @property
+    def config(self) -> HandoffConfig:
+        """The handoff targets and schedule."""
+        return self.handoffs.config
+
+    async def start(self, engine: Engine) -> None:
+        """Start the live hub (the engine starts features before it handles any message)."""
         self._engine = engine
-        await handoffs.start()
         await self.hub.start()
 
     async def stop(self) -> None:
-        """Stop the background work and detach from the engine."""
+        """Stop the live hub."""
         await self.hub.stop()
-        if self._handoffs is not None:
-            await self._handoffs.stop()
-        if self._engine is not None:
-            self._engine.turns.routing = None
 
 
 CONSOLE = web.AppKey("console", Console)

@@ -1,113 +1,78 @@
-"""The engine: inbox in, one customer at a time, outbox out; recovery after a restart."""
+"""The engine: inbox in, one customer at a time, the turn pipeline, outbox out; recovery
+after a restart. Built by `bot.engine.builder.EngineBuilder` with its features."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
 
-from adapters.base import Adapter, DeliveryUpdate, Inbound
+from adapters.base import DeliveryUpdate, Inbound
 from adapters.errors import BadRequest
 from bot.engine.lanes import Lanes
-from bot.engine.outbox import Outbox
-from bot.engine.turns import TurnHandler
-from bot.linking import Linker
-from dialogs import App
-from storage import Accepted, AlreadyHandled, NewInbound, Store
-from storage.identities import Merged, Unlinked
+from bot.engine.signals import Activity, CustomersMerged, CustomerUnlinked
+from bot.engine.turns import TurnRunner
+from storage import Accepted, AlreadyHandled, NewInbound
+
+if TYPE_CHECKING:
+    from bot.engine.builder import EngineBuilder, Feature
 
 log = logging.getLogger("baton.engine")
 
 __all__ = ["Engine"]
 
 _MAX_ID = 255
+F = TypeVar("F")
 
 
 class Engine:
-    """Implements the adapters' `Sink`: commits input, then handles it in order.
-
-    `send_adapters` stand in for some channels' adapters in the outbox only (sends made in
-    child processes, `bot.engine.send_process`); routes, start and linking use `adapters`.
-    """
+    """Implements the adapters' `Sink`: commits input, then handles it in order."""
 
     def __init__(
         self,
-        store: Store,
-        app: App,
-        adapters: Mapping[str, Adapter],
+        builder: EngineBuilder,
+        runner: TurnRunner,
+        features: Sequence[Feature],
         *,
-        outbox_max_attempts: int = 8,
-        outbox_base_delay: float = 1.0,
-        outbox_max_delay: float = 600.0,
         sweep_interval: float = 5.0,
         max_failures: int = 3,
-        send_adapters: Mapping[str, Adapter] | None = None,
     ) -> None:
-        self.store = store
-        self.app = app
-        self.adapters = dict(adapters)
-        self.outbox = Outbox(
-            store,
-            {**self.adapters, **send_adapters} if send_adapters else self.adapters,
-            max_attempts=outbox_max_attempts,
-            base_delay=outbox_base_delay,
-            max_delay=outbox_max_delay,
-        )
-        self.turns = TurnHandler(store, app, self.outbox)
-        self.outbox.on_identity = self.turns.identity_changed
-        self.lanes = Lanes(store, self._handle)
+        self.store = builder.store
+        self.app = builder.app
+        self.adapters = builder.adapters
+        self.signals = builder.signals
+        self.states = builder.states
+        self.outbox = builder.outbox
+        self.pipeline = runner.pipeline
+        self.features = tuple(features)
+        self._runner = runner
+        self.lanes = Lanes(self.store, self._handle, self.signals)
         self.sweep_interval = sweep_interval
         self.max_failures = max_failures
         self._failures: dict[int, int] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._started: list[Feature] = []
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self.lanes.on_change = self.outbox.on_change = self._activity
-        self.lanes.on_claim = self.turns.prime
-        self.lanes.on_release = self.turns.forget
-        # Linking channels (bot.linking): a merge puts both customers on one lane.
-        self.linker = Linker(store)
-        self.turns.linker = self.linker
-        self.linker.on_merge = self.merged
-        self.lanes.on_stray = self._sweep_merged
+        self.signals.on(Activity, self._activity)
+        self.signals.on(CustomersMerged, lambda s: self.lanes.merged(s.other, s.keep))
+        self.signals.on(CustomerUnlinked, lambda s: self.lanes.unmerged(s.new_customer_id))
 
-    def merged(self, merged: Merged) -> None:
-        """Two customers became one (a link by proof, or by an agent): one lane, no stale
-        cached state."""
-        self.lanes.merged(merged.other, merged.keep)
-        self.turns.forget(merged.keep)
-        self.turns.forget(merged.other)
-        self.linker.forget(merged.keep)
-
-    def unlinked(self, unlinked: Unlinked) -> None:
-        """An identity left its customer (an unlink by an agent or admin)."""
-        self.lanes.unmerged(unlinked.new_customer_id)
-        for customer_id in (unlinked.customer_id, unlinked.new_customer_id):
-            self.turns.forget(customer_id)
-            self.linker.forget(customer_id)
-
-    async def link(self, identity_a: int, identity_b: int, *, actor: str) -> Merged | None:
-        """Link two identities (an agent or admin vouches for it)."""
-        merged = await self.linker.store.link(identity_a, identity_b, actor=actor)
-        if merged is not None:
-            self.merged(merged)
-        return merged
-
-    async def unlink(self, identity_id: int, *, actor: str) -> Unlinked | None:
-        """Give an identity its own customer again (see `storage.identities`)."""
-        unlinked = await self.linker.store.unlink(identity_id, actor=actor)
-        if unlinked is not None:
-            self.unlinked(unlinked)
-        return unlinked
-
-    async def _sweep_merged(self, other: int, keep: int) -> None:
-        merged = await self.linker.store.sweep(other, keep)
-        if merged is not None:
-            self.turns.forget(keep)
+    def feature(self, kind: type[F]) -> F:
+        """The installed feature of type `kind` (LookupError when it is not installed)."""
+        for feature in self.features:
+            if isinstance(feature, kind):
+                return feature
+        raise LookupError(f"no {kind.__name__} is installed in this engine")
 
     async def start(self) -> None:
-        """Pick up what a previous run left: unprocessed inbox rows and unsent replies."""
+        """Start the features, then pick up what a previous run left: unprocessed inbox rows
+        and unsent replies."""
+        for feature in self.features:
+            await feature.start(self)
+            self._started.append(feature)
         await self.sweep()
         self._sweeper = asyncio.get_running_loop().create_task(
             self._sweep_forever(), name="baton-sweeper"
@@ -122,13 +87,19 @@ class Engine:
                 await self._sweeper
         await self.lanes.close()
         await self.outbox.close(grace)
+        while self._started:
+            feature = self._started.pop()
+            try:
+                await feature.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(feature).__name__)
         if not self.store.exclusive:
             try:
                 await self.store.release_all()
             except Exception:
                 log.exception("could not hand back leases; they expire on their own")
 
-    def _activity(self) -> None:
+    def _activity(self, _: Activity) -> None:
         if self.lanes.busy or self.outbox.pending:
             self._quiet.clear()
         else:
@@ -163,7 +134,7 @@ class Engine:
         for row in accepted:
             if row is not None:
                 if row.new_customer is not None and self.store.exclusive:
-                    self.turns.prime_new(row.new_customer, row.identity_id)
+                    self.states.remember_new(row.new_customer, row.identity_id)
                 self.lanes.push(row)
         return [row is not None for row in accepted]
 
@@ -179,20 +150,20 @@ class Engine:
 
     async def _handle(self, row: Accepted) -> None:
         try:
-            await self.turns.handle(row)
+            await self._runner.handle(row)
         except AlreadyHandled:
             log.info("inbox %s was already handled elsewhere; skipped", row.inbox_id)
-            self.turns.forget(row.customer_id)
+            self.states.forget(row.customer_id)
         except Exception:
             count = self._failures.get(row.inbox_id, 0) + 1
             self._failures[row.inbox_id] = count
-            self.turns.forget(row.customer_id)
+            self.states.forget(row.customer_id)
             if count < self.max_failures:
                 raise
             log.exception(
                 "inbox %s failed %d times; recorded without a reply", row.inbox_id, count
             )
-            await self.turns.give_up(row)
+            await self._runner.give_up(row)
             self._failures.pop(row.inbox_id, None)
         else:
             self._failures.pop(row.inbox_id, None)

@@ -14,13 +14,15 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from storage import Accepted, CustomerState, Store
+from bot.engine.signals import Activity, LaneClaimed, LaneReleased, Signals, StrayRows
+from storage import Accepted, Store
 
 log = logging.getLogger("baton.engine")
 
 __all__ = ["Lanes"]
 
 _LEASE_SECONDS = 60.0
+_ACTIVITY = Activity()
 
 
 class Lanes:
@@ -30,6 +32,7 @@ class Lanes:
         self,
         store: Store,
         handle: Callable[[Accepted], Awaitable[None]],
+        signals: Signals,
         *,
         concurrency: int = 256,
     ) -> None:
@@ -42,24 +45,17 @@ class Lanes:
         self._slots = asyncio.Semaphore(concurrency)
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per row
-        self.on_change: Callable[[], None] = lambda: None
-        """Called when lanes start or stop (the engine tracks when it is idle)."""
-        self.on_claim: Callable[[CustomerState], None] = lambda state: None
-        """Given the state read with a customer's lease (several processes)."""
-        self.on_release: Callable[[int], None] = lambda customer_id: None
-        """Told when a customer's lease is given back (their cached state may go stale)."""
+        self._signals = signals
         # Linking channels (bot.linking): a customer merged into another has no lane of its
         # own any more; rows still carrying its id go to the customer it was merged into.
         self._merged_into: dict[int, int] = {}
-        self.on_stray: Callable[[int, int], Awaitable[None]] | None = None
-        """Called after a merged customer's in-flight row finished (its writes are swept)."""
         self._finishing: dict[int, asyncio.Event] = {}  # merged customer -> row in flight done
         self._barriers: dict[int, list[asyncio.Event]] = {}  # lane -> wait before next row
 
     def merged(self, other: int, keep: int) -> None:
         """`other` was merged into `keep`: one lane for both from now on. Rows of `other`
         queued here move to `keep`'s lane (in inbox id order); a row `other`'s lane is
-        handling right now finishes first, then `on_stray` sweeps what it wrote."""
+        handling right now finishes first, then `StrayRows` is emitted to sweep what it wrote."""
         for source, target in list(self._merged_into.items()):
             if target == other:
                 self._merged_into[source] = keep
@@ -106,7 +102,7 @@ class Lanes:
             self._tasks[row.customer_id] = loop.create_task(
                 self._run(row.customer_id), name=f"baton-lane-{row.customer_id}"
             )
-            self.on_change()
+            self._signals.emit(_ACTIVITY)
 
     @property
     def busy(self) -> int:
@@ -135,7 +131,7 @@ class Lanes:
                 self._tasks[customer_id] = asyncio.get_running_loop().create_task(
                     self._run(customer_id), name=f"baton-lane-{customer_id}"
                 )
-            self.on_change()
+            self._signals.emit(_ACTIVITY)
 
     async def _drain(self, customer_id: int) -> None:
         # One engine process: the in-memory queue is complete and in commit order.
@@ -158,9 +154,9 @@ class Lanes:
     async def _after_row(self, customer_id: int) -> None:
         keep = self._merged_into.get(customer_id)
         try:
-            if keep is not None and self.on_stray is not None:
+            if keep is not None:
                 # Merged while this row was handled: what it wrote moves to `keep`.
-                await self.on_stray(customer_id, keep)
+                await self._signals.gather(StrayRows(customer_id, keep))
         finally:
             self._release_merged(customer_id)  # the lane merged into goes on
 
@@ -180,7 +176,7 @@ class Lanes:
             if claim is None:
                 self._drop(customer_id)  # the holder picks our rows up
                 return
-            self.on_claim(claim.state)
+            self._signals.emit(LaneClaimed(claim.state))
             self._forget_queued(customer_id)
             renew_at = loop.time() + _LEASE_SECONDS / 3
             for row in claim.rows:
@@ -193,13 +189,13 @@ class Lanes:
                 if loop.time() > renew_at:
                     if not await self._store.acquire_lease(customer_id, _LEASE_SECONDS):
                         log.warning("lost the lease of customer %s", customer_id)
-                        self.on_release(customer_id)
+                        self._signals.emit(LaneReleased(customer_id))
                         return
                     renew_at = loop.time() + _LEASE_SECONDS / 3
                 await self._handle_one(row)
                 await self._after_row(customer_id)
             if await self._store.release_if_idle(customer_id):
-                self.on_release(customer_id)
+                self._signals.emit(LaneReleased(customer_id))
                 return
 
     async def _handle_one(self, row: Accepted) -> None:

@@ -14,16 +14,19 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from adapters.base import Adapter, Address
 from adapters.errors import RateLimited, SendError, Unreachable
+from bot.engine.signals import Activity, IdentityFlagged, Signals
 from dialogs.prompts import Prompt
 from storage import OutboxRow, Store
 
 log = logging.getLogger("baton.outbox")
 
 __all__ = ["Outbox", "backoff"]
+
+_ACTIVITY = Activity()
 
 
 def backoff(attempt: int, *, base: float, cap: float) -> float:
@@ -39,6 +42,7 @@ class Outbox:
         self,
         store: Store,
         adapters: Mapping[str, Adapter],
+        signals: Signals,
         *,
         max_attempts: int = 8,
         base_delay: float = 1.0,
@@ -58,10 +62,7 @@ class Outbox:
         """Customers whose reply is in a platform call or having its result recorded."""
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per reply
-        self.on_identity: Callable[[int, dict[str, bool]], None] | None = None
-        """Told when a send proves an identity unreachable or opted out."""
-        self.on_change: Callable[[], None] = lambda: None
-        """Called when sending starts or stops (the engine tracks when it is idle)."""
+        self._signals = signals
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
@@ -82,7 +83,7 @@ class Outbox:
                 self._tasks[row.customer_id] = loop.create_task(
                     self._chain(row.customer_id), name=f"baton-send-{row.customer_id}"
                 )
-        self.on_change()
+        self._signals.emit(_ACTIVITY)
 
     @property
     def pending(self) -> int:
@@ -101,7 +102,7 @@ class Outbox:
             self._tasks.pop(customer_id, None)
             if not queue:
                 self._queues.pop(customer_id, None)
-            self.on_change()
+            self._signals.emit(_ACTIVITY)
 
     async def _deliver(self, row: OutboxRow) -> None:
         attempts = row.attempts
@@ -163,8 +164,8 @@ class Outbox:
             log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
             flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}
             await self._store.outbox_failed(row, attempts=attempts, error=str(exc), **flags)
-            if self.on_identity is not None and row.identity_id is not None:
-                self.on_identity(row.identity_id, flags)
+            if row.identity_id is not None:
+                self._signals.emit(IdentityFlagged(row.identity_id, flags))
             return None
         except SendError as exc:
             if not exc.retryable:

@@ -17,6 +17,7 @@ from adapters.base import Adapter
 from adapters.web import LocalAdapter
 from bot.app import ADAPTERS, ENGINE, STORE, create_app
 from bot.engine import Engine
+from bot.engine.builder import Feature
 from bot.settings import Settings
 from dialogs import App
 from storage import Store
@@ -73,13 +74,19 @@ async def running_baton(
         database_url: An empty or existing database; the schema is created when empty.
         app: The bot.
         adapters: Platform channels to serve besides the local web channel.
-        **settings: Other `Settings` fields, e.g. `outbox_base_delay=0.05`.
+        **settings: Other `Settings` fields, e.g. `outbox_base_delay=0.05`; and `features`,
+            a list of features plugged into the engine after the built-in ones (see
+            `bot.engine.builder`).
 
     Example:
         >>> async with running_baton("sqlite+aiosqlite:///t.db", app) as baton:
         ...     await baton.engine.receive([Inbound("web", "m1", "c1", text="hi")])
     """
-    async with serving(database_url, app, lambda _: adapters, settings) as baton:
+    options = dict(settings)
+    features = options.pop("features", ())
+    if not isinstance(features, (list, tuple)):
+        raise TypeError("features must be a list of engine features")
+    async with serving(database_url, app, lambda _: adapters, options, features) as baton:
         yield baton
 
 
@@ -89,6 +96,7 @@ async def serving(
     app: App,
     adapters: Callable[[str], Sequence[Adapter]],
     settings: Mapping[str, object],
+    features: Sequence[Feature] = (),
 ) -> AsyncIterator[Running]:
     """`running_baton`, with adapters made once the URL Baton will listen on is known.
 
@@ -104,7 +112,7 @@ async def serving(
         # time would keep every earlier test's cyclic garbage alive (see bot.gc_tuning).
         options = {"gc_freeze": False, **settings}
         config = Settings(database_url=database_url, **options)  # type: ignore[arg-type]
-        web_app = await create_app(config, app, adapters=adapters(base_url))
+        web_app = await create_app(config, app, adapters=adapters(base_url), features=features)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
     except BaseException:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dialogs.builtin.link_channels import LINK_CODES, link_channels
+from dialogs.builtin.link_channels import LINK_CODE, link_channels
 
-__all__ = ["LINK_CODES", "link_channels"]
+__all__ = ["LINK_CODE", "link_channels"]

@@ -3,31 +3,23 @@
 The engine answers the exact words "link" and "link my channels" (and the button value
 "link_channels") itself; this flow lets a bot offer linking from its own menus and
 sentences ("can I link my telegram?"). Sending the code from the other channel links the two
-(see `bot.linking`). The code comes from the engine through `LINK_CODES`, set for the turn
-being handled; the flow journals the message, so a replay never makes a second code.
+(see `bot.linking`). The flow says a placeholder marked `LINK_CODE`; the linking feature
+replaces it with a fresh code in the turn that says it (a replay says nothing again, so it
+never makes a second code). Where linking is not installed the placeholder's own text is
+sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-
 from dialogs import Context, Keyword, flow
+from dialogs.prompts import Prompt
 
-__all__ = ["LINK_CODES", "link_channels"]
+__all__ = ["LINK_CODE", "link_channels"]
 
-LINK_CODES: ContextVar[Callable[[], Awaitable[str]] | None] = ContextVar(
-    "baton_link_codes", default=None
-)
-"""Makes a linking code for the customer and identity of the turn being handled, and
-returns the message that shows it (set by `bot.linking.Linker` for each turn)."""
+LINK_CODE = "link_code"
+"""The `Prompt.meta` key of a message the linking feature replaces with a linking code."""
 
-_UNAVAILABLE = "Linking channels isn't available here."
-
-
-async def _new_code() -> str:
-    issue = LINK_CODES.get()
-    return _UNAVAILABLE if issue is None else await issue()
+_CODE_PROMPT = Prompt("Linking channels isn't available here.", meta={LINK_CODE: True})
 
 
 @flow(
@@ -46,4 +38,4 @@ async def _new_code() -> str:
 )
 async def link_channels(ctx: Context) -> None:
     """Give a one-time code to send from the other channel."""
-    await ctx.say(await ctx.step("linking code", _new_code))
+    await ctx.say(_CODE_PROMPT)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.console.auth import hash_password
 from bot.console.core import CONSOLE, Console
-from bot.handoff import Handoffs
+from bot.engine import Engine
+from bot.engine.builder import EngineBuilder
+from bot.engine.pipeline import Next, Slot, StatusChanged, Turn
+from bot.handoff import Handoffs, involves_people
 from dialogs import Texts
-from storage import AgentRow, CustomerState, OutboxRow, ReplyWrite, TurnWrite
+from storage import AgentRow, OutboxRow
 from tests.support.baton import Running
 from tests.support.webchat import WebChat
 
@@ -49,28 +51,40 @@ async def settled(baton: Running) -> None:
 
 
 class HeldCommits:
-    """Pauses the turns that involve people just before they commit, so a test can make an
-    agent act in between (the race a customer message and an agent's click can have)."""
+    """A feature whose stage pauses the turns that involve people just before they commit,
+    so a test can make an agent act in between (the race a customer message and an agent's
+    click can have). It runs in the `compose` slot, after the flows and before the handoff's
+    guarded commit, once `armed`; `results` has each held turn's outbox rows, or None where
+    the commit lost to a change of status."""
 
-    def __init__(self, handoffs: Handoffs) -> None:
-        self._handoffs = handoffs
-        self._commit: Callable[..., Awaitable[list[OutboxRow] | None]] = handoffs.commit
+    def __init__(self) -> None:
+        self.armed = False
         self.reached = asyncio.Event()
         self.release = asyncio.Event()
         self.results: list[list[OutboxRow] | None] = []
 
-    async def commit(
-        self, turn: TurnWrite, state: CustomerState, outcome: Any, reply_to: ReplyWrite
-    ) -> list[OutboxRow] | None:
+    def install(self, builder: EngineBuilder) -> None:
+        builder.stage(Slot.COMPOSE, self.hold)
+
+    async def start(self, engine: Engine) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def hold(self, turn: Turn, next: Next) -> None:
+        if not self.armed or turn.outcome is None or not involves_people(turn.before, turn.after):
+            await next()
+            return
         if not self.results:  # hold only the first attempt
             self.reached.set()
             await self.release.wait()
-        result = await self._commit(turn, state, outcome, reply_to)
-        self.results.append(result)
-        return result
-
-    def committed(self, customer_id: int, before: str, after: str) -> None:
-        self._handoffs.committed(customer_id, before, after)
+        try:
+            await next()
+        except StatusChanged:
+            self.results.append(None)
+            raise
+        self.results.append(turn.outbox)
 
 
 class Browser:

@@ -132,8 +132,8 @@ async def link_sms_to_telegram(baton: Running) -> None:
     await baton.engine.idle()
     await baton.store._runner.run(move)
     baton.store._identity_cache.clear()
-    baton.engine.turns.forget(telegram[1])
-    baton.engine.turns.forget(sms[1])
+    baton.engine.states.forget(telegram[1])
+    baton.engine.states.forget(sms[1])
 
 
 async def test_an_agent_takes_a_customer_from_the_queue_to_resolved(database_url: str) -> None:

@@ -242,7 +242,8 @@ async def test_two_agents_claiming_at_once_one_wins(database_url: str) -> None:
 async def test_a_message_arriving_while_the_agent_resolves_is_answered_by_the_bot(
     database_url: str,
 ) -> None:
-    async with running_baton(database_url, app) as baton:
+    held = HeldCommits()
+    async with running_baton(database_url, app, features=[held]) as baton:
         chat = WebChat(baton.engine, baton.web)
         handoffs = handoffs_of(baton)
         grace = await add_agent(baton, "grace@example.com", "Grace")
@@ -252,8 +253,7 @@ async def test_a_message_arriving_while_the_agent_resolves_is_answered_by_the_bo
         customer, conversation = await customer_ids(baton, chat)
         await handoffs.claim(conversation, customer, grace)
         await chat.next()
-        held = HeldCommits(handoffs)
-        baton.engine.turns.routing = held
+        held.armed = True
         await chat.send("hello?")  # routed to the agent, held before it commits
         await asyncio.wait_for(held.reached.wait(), 10)
         await handoffs.resolve(conversation, customer, grace, seen=None)

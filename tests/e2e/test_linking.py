@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import inspect, update
 
 from bot.demo import app as demo_app
+from bot.linking import Linking
 from bot.testing import ChatScript, chats_on
 from dialogs import App, Context, Keyword, flow
 from storage import _schema, open_store
@@ -97,9 +98,9 @@ async def test_journey_telegram_contact_share_sms_mid_question_then_slack_by_cod
         await tg.expect("Here is your tracking link: https://track.example.com/87654321")
         customer = await customer_of(slack)
         assert customer == await customer_of(tg) == await customer_of(sms)
-        identities = await slack.baton.engine.linker.store.identities(customer)
+        identities = await slack.baton.engine.feature(Linking).store.identities(customer)
         assert sorted(i["channel"] for i in identities) == [SLACK, TG, SMS]
-        log = await slack.baton.engine.linker.store.merge_log(customer)
+        log = await slack.baton.engine.feature(Linking).store.merge_log(customer)
         assert [(e["kind"], e["proof"]) for e in log] == [
             ("join", "phone_proof"),
             ("merge", "code"),
@@ -150,7 +151,7 @@ async def test_someone_elses_contact_proves_nothing(database_url: str) -> None:
         await other.send("hi")
         await other.next_reply()
         assert await customer_of(other) != await customer_of(tg)
-        assert not await tg.baton.engine.linker.store.merge_log(await customer_of(tg))
+        assert not await tg.baton.engine.feature(Linking).store.merge_log(await customer_of(tg))
 
 
 async def test_an_old_proof_of_a_recycled_number_does_not_join(database_url: str) -> None:
@@ -280,7 +281,9 @@ async def test_merge_and_unlink_keep_every_message(database_url: str) -> None:
 
         identity = await store.identity(SMS, sms.identity)
         assert identity is not None
-        unlinked = await tg.baton.engine.unlink(identity[0], actor="admin@example.com")
+        unlinked = await tg.baton.engine.feature(Linking).unlink(
+            identity[0], actor="admin@example.com"
+        )
         assert unlinked is not None
         left, gone = (
             [m.id for m in await store.messages(unlinked.customer_id)],
@@ -303,7 +306,7 @@ async def test_merge_and_unlink_keep_every_message(database_url: str) -> None:
         await sms.send("hi")
         await sms.next_reply()
         assert await customer_of(sms) == unlinked.new_customer_id != await customer_of(tg)
-        log = await tg.baton.engine.linker.store.merge_log(unlinked.customer_id)
+        log = await tg.baton.engine.feature(Linking).store.merge_log(unlinked.customer_id)
         assert [e["kind"] for e in log] == ["merge", "unlink"]
 
 
@@ -419,7 +422,7 @@ async def test_merge_keeps_the_newest_memory_and_an_open_handoff(database_url: s
         await tg.send(code)  # the Telegram customer (older, less recent) keeps its id
         await tg.expect(starts("Linked!"))
         conversation = await tg.conversation()
-        log = await tg.baton.engine.linker.store.merge_log(await customer_of(tg))
+        log = await tg.baton.engine.feature(Linking).store.merge_log(await customer_of(tg))
     assert conversation.status == "waiting"  # the open handoff is kept
     assert conversation.memory["language"] == "nl"  # the newest value wins ...
     assert log[-1]["moved"]["customer"]["memory_conflicts"] == {"language": "en"}  # ... noted

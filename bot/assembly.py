@@ -1,0 +1,45 @@
+"""The one place an engine is put together, the same for `baton run`, `baton shell` and the
+test kit: storage, the bot, the channels, and the features every Baton has (linking and
+handoff) followed by those the caller adds (the console, an app's own)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from adapters.base import Adapter
+from bot.engine import Engine
+from bot.engine.builder import EngineBuilder, Feature
+from bot.handoff import HandoffConfig, Handoffs
+from bot.linking import Linking
+from bot.settings import Settings
+from dialogs import App
+from storage import Store
+
+__all__ = ["build_engine", "default_features"]
+
+
+def default_features(settings: Settings) -> list[Feature]:
+    """The features every Baton has, in the order they are installed."""
+    return [Linking(), Handoffs(HandoffConfig.from_settings(settings))]
+
+
+def build_engine(
+    settings: Settings,
+    store: Store,
+    app: App,
+    adapters: Mapping[str, Adapter],
+    *,
+    features: Sequence[Feature] = (),
+    send_adapters: Mapping[str, Adapter] | None = None,
+) -> Engine:
+    """Build the engine with the default features and `features` after them."""
+    builder = EngineBuilder(
+        store,
+        app,
+        adapters,
+        send_adapters=send_adapters,
+        outbox_max_attempts=settings.outbox_max_attempts,
+        outbox_base_delay=settings.outbox_base_delay,
+        outbox_max_delay=settings.outbox_max_delay,
+    )
+    return builder.build([*default_features(settings), *features])

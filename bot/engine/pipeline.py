@@ -1,0 +1,200 @@
+"""A turn is a pipeline of stages: one inbox row in, state and replies committed together.
+
+Every turn of every customer runs the same stages, in this order, whichever way Baton was
+started (`baton run`, `baton shell`, the test kit: all build the engine with
+`bot.engine.builder.build_engine`):
+
+| slot | who | what |
+|---|---|---|
+| `identify` | engine | the customer's state and the identity's flags (cached) |
+| `control` | engine | platform controls (opt-out, opt-in) and edits: recorded, no flow runs |
+| `intercept` | features | answer a message before the flows see it (linking codes, ...) |
+| `replay` | engine | the flow runtime: interruptions, triggers, the active flow |
+| `compose` | features | adjust the replies (a channel switch acknowledged, ...) |
+| `route` | features | turns that involve people commit guarded by the status (handoff) |
+| `commit` | engine | one transaction: the message, the flow's journal, state, replies |
+
+After the commit the engine updates its cached state, queues the replies in the outbox and
+emits `TurnCommitted` (see `bot.engine.signals`): that is the after-commit stage, where
+listeners run.
+
+A stage is `async def stage(turn: Turn, next: Next) -> None`, like Bolt's middleware: it
+does its work, then `await next()` to run the rest; not calling `next` ends the turn there
+(nothing is committed, so only the `commit` and `route` stages may stop the chain after
+writing). Work after `await next()` runs once the later stages are done, so a stage can
+wrap the rest (timing, a log context). Features register stages in a slot with
+`EngineBuilder.stage(slot, stage)`; within a slot they run in registration order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from adapters.base import Inbound
+from dialogs import App, Outcome
+from dialogs.prompts import Prompt
+from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, reachable
+
+__all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "answer_of"]
+
+Next = Callable[[], Awaitable[None]]
+"""Runs the rest of the pipeline."""
+
+Stage = Callable[["Turn", Next], Awaitable[None]]
+"""One step of a turn; see the module docstring."""
+
+
+class Slot(IntEnum):
+    """Where a stage runs in a turn, in order."""
+
+    IDENTIFY = 10
+    CONTROL = 20
+    INTERCEPT = 30
+    REPLAY = 40
+    COMPOSE = 50
+    ROUTE = 60
+    COMMIT = 70
+
+
+class StatusChanged(Exception):
+    """People changed the conversation's status while the turn ran: nothing was written, and
+    the engine runs the turn again on the new status."""
+
+
+def answer_of(inbound: Inbound) -> dict[str, Any]:
+    """What a flow sees of a message (journaled as the answer)."""
+    data: dict[str, Any] = {}
+    if inbound.text is not None:
+        data["text"] = inbound.text
+    if inbound.choice is not None:
+        data["choice"] = inbound.choice
+    if inbound.media:
+        data["media"] = [[m.kind, m.url, m.mime_type, m.name] for m in inbound.media]
+    if inbound.contact_phone is not None:
+        data["contact_phone"] = inbound.contact_phone
+    if inbound.location is not None:
+        data["location"] = [inbound.location.latitude, inbound.location.longitude]
+    if inbound.start_payload is not None:
+        data["start_payload"] = inbound.start_payload
+    return data
+
+
+@dataclass(slots=True)
+class Turn:
+    """One inbox row on its way through the pipeline; stages read and fill it in."""
+
+    row: Accepted
+    inbound: Inbound
+    app: App
+    state: CustomerState = field(init=False)
+    """The customer's state before this turn (set by `identify`)."""
+    flags: dict[str, bool] = field(default_factory=dict)
+    """The inbound identity's flags: opted_out, unreachable (set by `identify`)."""
+    flows: bool = True
+    """Whether the flows see this message; a stage that answers it sets this False."""
+    replies: list[Prompt] = field(default_factory=list)
+    """What the customer is sent, in order."""
+    outcome: Outcome | None = None
+    """What the flows did (set by `replay` when they ran)."""
+    identity_flags: dict[str, bool] | None = None
+    """Flags to set on the inbound identity with this turn (opt-out, opt-in)."""
+    outbox: list[OutboxRow] | None = None
+    """The replies' outbox rows once committed; None until the turn is committed."""
+
+    @property
+    def customer_id(self) -> int:
+        """The customer whose line this turn runs on."""
+        return self.row.customer_id
+
+    @property
+    def before(self) -> str:
+        """The conversation's status when the turn started."""
+        return self.state.status
+
+    @property
+    def after(self) -> str:
+        """The conversation's status once the turn is committed."""
+        status = self.outcome.status if self.outcome is not None else None
+        return status or self.state.status
+
+    @property
+    def reachable(self) -> bool:
+        """Whether replies may be sent to the inbound identity (else they are recorded)."""
+        return reachable(self.flags)
+
+    def reply_to(self, text: str = "", prompt: dict[str, Any] | None = None) -> ReplyWrite:
+        """A reply to the identity this message came from, on its channel."""
+        inbound = self.inbound
+        return ReplyWrite(
+            inbound.channel,
+            self.row.identity_id,
+            inbound.identity,
+            inbound.route,
+            text,
+            prompt if prompt is not None else {},
+            send=self.reachable,
+        )
+
+    def write(self) -> TurnWrite:
+        """Everything this turn changes, for one transaction."""
+        inbound = self.inbound
+        state = self.state
+        payload = answer_of(inbound)
+        if inbound.edited:
+            payload["edited"] = True
+        write = TurnWrite(
+            inbox_id=self.row.inbox_id,
+            customer_id=self.row.customer_id,
+            conversation_id=state.conversation_id,
+            identity_id=self.row.identity_id,
+            channel=inbound.channel,
+            inbound_text=inbound.text,
+            inbound_payload=payload,
+            inbound_platform_id=inbound.message_id,
+            active_run_id=state.active_run_id,
+            replies=[self.reply_to(p.text, p.to_json()) for p in self.replies],
+            identity_flags=self.identity_flags,
+        )
+        outcome = self.outcome
+        if outcome is not None:
+            write.new_runs = outcome.new_runs
+            write.ended_runs = outcome.ended_runs
+            write.journal = outcome.journal
+            write.active_run_id = outcome.active_run_id
+            write.memory = outcome.memory
+            write.status = outcome.status
+            write.handoff_reason = outcome.handoff_reason
+        return write
+
+
+class Pipeline:
+    """The stages of a turn, in slot order; built once (see `bot.engine.builder`)."""
+
+    def __init__(self, stages: Sequence[tuple[Slot, Stage]]) -> None:
+        ordered = sorted(enumerate(stages), key=lambda item: (item[1][0], item[0]))
+        self._stages: tuple[Stage, ...] = tuple(stage for _, (_, stage) in ordered)
+        self.names: tuple[str, ...] = tuple(
+            f"{slot.name.lower()}: {_name(stage)}" for _, (slot, stage) in ordered
+        )
+        """The stages in the order they run, as "slot: name" (for docs and tests)."""
+
+    async def run(self, turn: Turn) -> None:
+        """Run every stage on `turn`."""
+        stages = self._stages
+
+        async def step(index: int) -> None:
+            if index < len(stages):
+                await stages[index](turn, lambda: step(index + 1))
+
+        await step(0)
+
+
+def _name(stage: Stage) -> str:
+    owner = getattr(stage, "__self__", None)
+    name = getattr(stage, "__name__", type(stage).__name__)
+    if owner is not None:
+        return f"{type(owner).__module__}.{type(owner).__name__}.{name}"
+    return f"{getattr(stage, '__module__', '?')}.{name}"
