@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -17,7 +16,9 @@ from bot.engine.builder import Feature
 from bot.engine.send_process import SendProcesses, remote_adapters
 from bot.event_loop import resolve
 from bot.gc_tuning import tune_for_serving
+from bot.serving import database_fingerprint
 from bot.settings import Settings
+from bot.startup import StartupError, import_app_module
 from bot.web_guard import install as guard_requests
 from dialogs import App
 from storage import Store, open_store
@@ -37,17 +38,17 @@ MAX_BODY = 1024 * 1024
 
 
 def load_app(target: str | None) -> App:
-    """The `dialogs.App` named by "package.module:attribute" (default: the demo bot)."""
+    """The `dialogs.App` named by "package.module:attribute" (default: the demo bot).
+
+    A mistake (a module that cannot be imported, a syntax error, no App) is a `StartupError`
+    naming the file and line."""
     if not target:
         target = "bot.demo:app"
     module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"cannot import {module_name!r}: {exc}") from None
+    module = import_app_module(module_name)
     found = getattr(module, attr or "app", None)
     if not isinstance(found, App):
-        raise SystemExit(
+        raise StartupError(
             f"{target!r} is not a dialogs.App: define `app = App(flows=[...])` in "
             f"{module_name} and run `baton run {module_name}:app`"
         )
@@ -171,5 +172,7 @@ async def _health(request: web.Request) -> web.StreamResponse:
             "ok": engine is not None,
             "lanes": engine.lanes.busy if engine else 0,
             "outbox": engine.outbox.pending if engine else 0,
+            # Which database this server serves (a hash): `baton shell` joins only its own.
+            "database": database_fingerprint(request.app[SETTINGS].database_url),
         }
     )

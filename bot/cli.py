@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import StartupError, project_app, put_current_folder_on_path
+from storage import StoreError
 
 __all__ = ["main"]
 
@@ -28,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("target", nargs="?", help="your app as package.module:app")
     shell.add_argument("--user", help="who you are to the bot (default: your login name)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    new = sub.add_parser("new", help="make a folder with a small bot, its tests and settings")
+    new.add_argument("name", help="the project's name, a Python module name (e.g. shop)")
     from bot.console.commands import add_agent_parser
 
     add_agent_parser(sub)
@@ -38,6 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `baton` command and of `python -m bot`."""
     args = _parser().parse_args(argv)
     command = args.command or "run"
+    if command == "new":
+        from bot.scaffold import ScaffoldError, new_project
+
+        try:
+            print(new_project(args.name))
+        except ScaffoldError as exc:
+            print(f"baton: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    put_current_folder_on_path()
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -51,7 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     from adapters.errors import AdapterError
-    from storage import StoreError
 
     try:
         if command == "migrate":
@@ -64,17 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.app import load_app
             from bot.shell import run_shell
 
-            return asyncio.run(run_shell(settings, load_app(args.target), user=args.user))
+            app = load_app(args.target or settings.app or project_app())
+            return asyncio.run(run_shell(settings, app, user=args.user))
         return _run(
             settings,
-            getattr(args, "target", None),
+            getattr(args, "target", None) or settings.app or project_app(),
             getattr(args, "host", None),
             getattr(args, "port", None),
         )
-    except (StoreError, SettingsError, AdapterError) as exc:
+    except (StoreError, SettingsError, AdapterError, StartupError) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("\nbaton: stopped", file=sys.stderr)
         return 130
 
 
@@ -97,14 +112,21 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
     from aiohttp import web
 
     from bot.app import create_app, load_app
+    from bot.banner import banner
     from bot.channels import channel_adapters, sandbox_wanted
     from bot.event_loop import loop_name, new_event_loop
+    from bot.ports import in_use, port_problem
+    from bot.serving import announce
 
     app_def = load_app(target)
     bind_host = host or settings.host
     bind_port = port if port is not None else settings.port
+    problem = port_problem(bind_host, bind_port)
+    if problem:
+        raise StartupError(problem)
     sandbox = sandbox_wanted(settings)
     loop = new_event_loop(settings.event_loop)
+    loop.run_until_complete(_check_database(settings))
 
     async def build() -> web.Application:
         log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
@@ -114,24 +136,54 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
             return await build_app(settings, app_def, base_url=local_url(bind_host, bind_port))
         return await create_app(settings, app_def, adapters=await channel_adapters(settings))
 
-    print(
-        f"Baton is running: open http://{bind_host}:{bind_port}/chat to talk to the bot",
-        flush=True,
-    )
-    if sandbox:
-        from bot.sandbox import banner
+    def ready(_: str) -> None:
+        # aiohttp calls this once the engine runs and the socket listens: only then the banner.
+        url = banner_url(bind_host, bind_port)
+        announce(settings.database_url, url)
+        print(banner(settings, url, target or "bot.demo:app", sandbox=sandbox), flush=True)
 
-        print(banner(settings, f"http://{bind_host}:{bind_port}"), flush=True)
-    web.run_app(
-        build(),
-        host=bind_host,
-        port=bind_port,
-        print=None,
-        access_log=None,
-        handle_signals=True,
-        loop=loop,
-        # A request's headers must arrive this long after the connection opens or the previous
-        # answer (aiohttp closes it then); its body's deadline is `bot.web_guard`'s.
-        keepalive_timeout=settings.read_timeout_seconds,
-    )
+    try:
+        web.run_app(
+            build(),
+            host=bind_host,
+            port=bind_port,
+            print=ready,
+            access_log=None,
+            handle_signals=True,
+            loop=loop,
+            # A request's headers must arrive this long after the connection opens or the
+            # previous answer (aiohttp closes it then); its body's deadline is `bot.web_guard`'s.
+            keepalive_timeout=settings.read_timeout_seconds,
+        )
+    except OSError as exc:
+        if exc.errno is None or exc.filename is not None:
+            raise
+        raise StartupError(in_use(bind_host, bind_port, exc)) from None
     return 0
+
+
+def banner_url(host: str, port: int) -> str:
+    """The URL this machine reaches the server at."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+async def _check_database(settings: Settings) -> None:
+    """Reach the database before serving: a mistake is one line naming it, not a traceback."""
+    from bot.startup import database_problem
+    from storage import open_store
+
+    try:
+        store = await open_store(settings.database_url)
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StartupError(database_problem(settings.database_url, exc)) from None
+    try:
+        await store.check_schema()
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StartupError(database_problem(settings.database_url, exc)) from None
+    finally:
+        await store.close()

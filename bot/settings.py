@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     """Addresses of reverse proxies (comma-separated IPs or networks, e.g. "10.0.0.0/8") whose
     X-Forwarded-For is believed; empty: the client address is the connection's."""
+    app: str | None = None
+    """The bot `baton run` and `baton shell` run when none is named, as module:attribute
+    (e.g. flows:app); empty: `[tool.baton] app` in ./pyproject.toml, else the demo bot."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,82 +1,109 @@
-"""`baton shell`: chat with the bot in the terminal, through the same engine and storage."""
+"""`baton shell`: chat with the bot in the terminal, through the same engine and storage.
+
+When `baton run` already serves the database (always so for a SQLite file it holds), the shell
+joins that server as a web chat customer (`bot.shell_remote`), so an agent's replies from the
+console reach the terminal. Otherwise it runs an engine of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import sys
 import uuid
 
 from adapters.base import Inbound
 from adapters.web import Reply, ShellAdapter
 from bot.assembly import build_engine
-from bot.engine import Engine
+from bot.serving import find_server
 from bot.settings import Settings
+from bot.startup import StartupError, database_problem
+from bot.terminal import Terminal
 from dialogs import App, pending_prompt
-from storage import open_store
+from storage import Store, StoreError, StoreLocked, open_store
 
 __all__ = ["run_shell"]
 
 
-def _show(reply: Reply) -> None:
-    print(f"bot> {reply.text}")
-    for i, (_, label) in enumerate(reply.choices, start=1):
-        print(f"     {i}. {label}")
-
-
-async def _read_line(prompt: str) -> str | None:
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(None, input, prompt)
-    except EOFError:
-        return None
-
-
-async def _settle(engine: Engine, timeout: float = 30.0) -> None:
-    # Wait for the turn to be committed and its replies sent (or a retry to be scheduled).
-    try:
-        await asyncio.wait_for(engine.idle(), timeout)
-    except TimeoutError:
-        print("(the bot is still working; its replies will follow)")
-
-
 async def run_shell(settings: Settings, app: App, *, user: str | None = None) -> int:
     """Run the interactive shell; returns the exit status."""
-    store = await open_store(settings.database_url, engine=True)
+    identity = user or getpass.getuser() or "you"
+    terminal = Terminal()
+    if not settings.database_url.startswith("sqlite"):
+        server = await find_server(settings)
+        if server is not None:
+            return await _remote(terminal, server, identity)
+    try:
+        store = await open_store(settings.database_url, engine=True)
+    except StoreLocked:
+        server = await find_server(settings)
+        if server is None:
+            raise
+        return await _remote(terminal, server, identity)
+    try:
+        try:
+            await store.check_schema()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StartupError(database_problem(settings.database_url, exc)) from None
+        return await _local(settings, store, app, terminal, identity)
+    finally:
+        await store.close()
+
+
+async def _remote(terminal: Terminal, server: str, identity: str) -> int:
+    from bot.shell_remote import run_remote_shell
+
+    return await run_remote_shell(terminal, server, identity)
+
+
+async def _local(
+    settings: Settings, store: Store, app: App, terminal: Terminal, identity: str
+) -> int:
     adapter = ShellAdapter()
     engine = build_engine(settings, store, app, {"shell": adapter})
-    identity = user or getpass.getuser() or "you"
+    await engine.start()
+    seen = 0
+
+    def show_new() -> None:
+        nonlocal seen
+        for reply in adapter.replies(identity, seen):
+            terminal.show(reply)
+            seen = reply.seq
+
+    async def follow() -> None:
+        # Replies that come on their own (a queue update) show as they arrive.
+        while True:
+            await adapter.wait(identity, seen)
+            show_new()
+
+    follower = asyncio.create_task(follow())
     try:
-        await store.check_schema()
-        await engine.start()
-        print(
+        terminal.say(
             f"Baton shell: you are {identity!r} on {settings.database_url}. "
-            "Ctrl-D or /quit to leave.",
-            flush=True,
+            "Ctrl-D, Ctrl-C or /quit to leave."
         )
         known = await store.identity("shell", identity)
         if known is not None:
-            state = await store.load_state(known[1])
-            pending = pending_prompt(state.journal)
+            pending = pending_prompt((await store.load_state(known[1])).journal)
             if pending is not None:
-                print("(where we left off)")
-                _show(
-                    Reply(0, pending.text, tuple((c.value, c.label) for c in pending.choices), 0.0)
-                )
-        seen = 0
+                terminal.say("(where we left off)")
+                choices = tuple((c.value, c.label) for c in pending.choices)
+                terminal.show(Reply(0, pending.text, choices, 0.0))
         while True:
-            line = await _read_line("you> ")
+            line = await terminal.read_line()
             if line is None or line.strip() in ("/quit", "/exit"):
-                print()
+                terminal.say("")
                 return 0
             if not line.strip():
                 continue
             await engine.receive([Inbound("shell", uuid.uuid4().hex, identity, text=line)])
-            await _settle(engine)
-            for reply in adapter.replies(identity, seen):
-                _show(reply)
-                seen = reply.seq
-            sys.stdout.flush()
+            try:
+                # The turn committed and its replies sent (or a retry scheduled).
+                await asyncio.wait_for(engine.idle(), 30.0)
+            except TimeoutError:
+                terminal.say("(the bot is still working; its replies will follow)")
+            show_new()
     finally:
+        follower.cancel()
         await engine.stop()
-        await store.close()
