@@ -179,5 +179,10 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             name = "BATON_" + "_".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{name}: {err['msg']}")
-        raise SettingsError("bad settings:\n  " + "\n  ".join(problems)) from None
+            value = err.get("input")
+            shown = f"={value!r}" if isinstance(value, str | int | float) else ""
+            problems.append(f"{name}{shown}: {err['msg']}")
+        where = "fix it in the environment or .env (see .env.example)"
+        if len(problems) == 1:
+            raise SettingsError(f"bad setting {problems[0]}; {where}") from None
+        raise SettingsError(f"bad settings ({where}):\n  " + "\n  ".join(problems)) from None

@@ -46,7 +46,7 @@ async def run_remote_shell(terminal: Terminal, server: str, user: str) -> int:
             while True:
                 try:
                     async with http.get(
-                        f"{server}/chat/api/messages", params={"after": str(seen), "wait": "25"}
+                        f"{server}/chat/api/messages", params={"after": str(seen), "wait": "5"}
                     ) as response:
                         response.raise_for_status()
                         data = await response.json()
