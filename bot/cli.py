@@ -126,9 +126,9 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
         raise StartupError(problem)
     sandbox = sandbox_wanted(settings)
     loop = new_event_loop(settings.event_loop)
-    loop.run_until_complete(_check_database(settings))
 
     async def build() -> web.Application:
+        await _check_database(settings)  # a mistake ends run_app before anything is served
         log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
         if sandbox:
             from bot.sandbox import build_app, local_url

@@ -21,8 +21,9 @@ def port_problem(host: str, port: int) -> str | None:
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            # Binding with SO_REUSEADDR fails only where a socket listens (a connection in
+            # TIME_WAIT from a previous run does not count, as it does not for aiohttp).
             sock.bind(address)
-            sock.listen(1)
         except OSError as exc:
             return in_use(host, port, exc)
     return None

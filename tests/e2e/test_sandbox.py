@@ -65,6 +65,7 @@ class SandboxServer:
 
 def loopback_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's own sockets
     sock.bind(("127.0.0.1", 0))
     return sock
 
@@ -450,7 +451,12 @@ async def test_baton_run_builds_the_sandbox_and_prints_its_url(
     from bot import cli
 
     started: list[Any] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **kw: started.append((app, kw)))
+
+    def run_app(app: Any, **kw: Any) -> None:
+        started.append((app, kw))
+        kw["print"]("serving")  # aiohttp calls it once the server is up: the banner
+
+    monkeypatch.setattr(web, "run_app", run_app)
     sock = loopback_socket()
     port = sock.getsockname()[1]
     settings = Settings(database_url=sqlite_url, **{**NO_CREDENTIALS, **FAST})
