@@ -1,15 +1,17 @@
-"""The README's flow example runs as written."""
+"""The README's examples run as written: the flow, its test script, and the first bot."""
 
 from __future__ import annotations
 
 import importlib
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.baton import running_baton
+from tests.support.command import BATON, user_env
 from tests.support.webchat import WebChat
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -60,3 +62,36 @@ async def test_the_readme_chat_script_runs_on_every_channel(
     url = f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}"
     async with chat_on(channel, app, database_url=url) as chat:
         await test(chat)
+
+
+def _first_bot_block(name: str) -> str:
+    section = README.read_text().split("## Your first bot in five minutes", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", section, re.S)
+    return next(b for b in blocks if b.startswith(f"# {name}\n"))
+
+
+def test_the_readme_first_bot_is_what_baton_new_writes_and_passes_as_printed(
+    tmp_path: Path,
+) -> None:
+    made = subprocess.run(
+        [BATON, "new", "shop"], cwd=tmp_path, env=user_env(), capture_output=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    shop = tmp_path / "shop"
+    for name in ("flows.py", "test_flows.py"):
+        printed = _first_bot_block(name)
+        assert (shop / name).read_text() == printed
+        (shop / name).write_text(printed)  # run the README's text itself
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+        cwd=shop,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "6 passed" in tests.stdout
+    assert "warning" not in tests.stdout.lower()
