@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -156,7 +157,8 @@ def _run(settings: Settings, target: str | None, host: str | None, port: int | N
             keepalive_timeout=settings.read_timeout_seconds,
         )
     except OSError as exc:
-        if exc.errno is None or exc.filename is not None:
+        # The port taken between the check and the listen, or not ours to listen on.
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise
         raise StartupError(in_use(bind_host, bind_port, exc)) from None
     return 0

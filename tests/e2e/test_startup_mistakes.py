@@ -31,7 +31,10 @@ MY_BOT = textwrap.dedent("""
 def _start(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    values = {"BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
+    values = {
+        "BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "BATON_PORT": str(free_port()),  # not 8080: other servers may run on this machine
+    }
     return subprocess.run(
         [BATON, *args],
         cwd=tmp_path,
