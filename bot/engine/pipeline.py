@@ -28,10 +28,10 @@ wrap the rest (timing, a log context). Features register stages in a slot with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.base import Inbound
 from dialogs import App, Outcome
@@ -40,11 +40,20 @@ from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, r
 
 __all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "answer_of"]
 
-Next = Callable[[], Awaitable[None]]
-"""Runs the rest of the pipeline."""
+class Next(Protocol):
+    """Runs the rest of the pipeline (what a stage awaits to let later stages run)."""
 
-Stage = Callable[["Turn", Next], Awaitable[None]]
-"""One step of a turn; see the module docstring."""
+    def __call__(self) -> Awaitable[None]:
+        """Run the later stages."""
+        ...
+
+
+class Stage(Protocol):
+    """One step of a turn: `async def stage(turn, next)`; see the module docstring."""
+
+    def __call__(self, turn: Turn, next: Next, /) -> Awaitable[None]:
+        """Do this stage's work on `turn`, awaiting `next()` to run the rest."""
+        ...
 
 
 class Slot(IntEnum):
