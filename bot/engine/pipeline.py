@@ -40,6 +40,7 @@ from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, r
 
 __all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "answer_of"]
 
+
 class Next(Protocol):
     """Runs the rest of the pipeline (what a stage awaits to let later stages run)."""
 
