@@ -44,7 +44,7 @@ async def run_shell(settings: Settings, app: App, *, user: str | None = None) ->
     """Run the interactive shell; returns the exit status."""
     store = await open_store(settings.database_url, engine=True)
     adapter = ShellAdapter()
-    engine = build_engine(settings, store, app, {"shell": adapter})
+    engine = build_engine(settings, store, app, {"shell": adapter}, platforms=False)
     identity = user or getpass.getuser() or "you"
     try:
         await store.check_schema()

@@ -94,13 +94,15 @@ class EngineBuilder:
         """Run `stage` in every turn, in `slot` (after the stages already in that slot)."""
         self._stages.append((slot, stage))
 
-    def on(self, kind: type[S], listener: Callable[[S], None]) -> None:
+    def on(self, kind: type[S], listener: Callable[[S], None], *, required: bool = False) -> None:
         """Call `listener` for every signal of type `kind` (see `bot.engine.signals`)."""
-        self.signals.on(kind, listener)
+        self.signals.on(kind, listener, required=required)
 
-    def on_awaited(self, kind: type[S], listener: Callable[[S], Awaitable[None]]) -> None:
+    def on_awaited(
+        self, kind: type[S], listener: Callable[[S], Awaitable[None]], *, required: bool = False
+    ) -> None:
         """Await `listener` for every signal of type `kind` that is awaited when emitted."""
-        self.signals.on_awaited(kind, listener)
+        self.signals.on_awaited(kind, listener, required=required)
 
     def build(
         self,

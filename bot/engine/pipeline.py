@@ -2,7 +2,7 @@
 
 Every turn of every customer runs the same stages, in this order, whichever way Baton was
 started (`baton run`, `baton shell`, the test kit: all build the engine with
-`bot.engine.builder.build_engine`):
+`bot.assembly.build_engine`):
 
 | slot | who | what |
 |---|---|---|
@@ -19,10 +19,11 @@ emits `TurnCommitted` (see `bot.engine.signals`): that is the after-commit stage
 listeners run.
 
 A stage is `async def stage(turn: Turn, next: Next) -> None`, like Bolt's middleware: it
-does its work, then `await next()` to run the rest; not calling `next` ends the turn there
-(nothing is committed, so only the `commit` and `route` stages may stop the chain after
-writing). Work after `await next()` runs once the later stages are done, so a stage can
-wrap the rest (timing, a log context). Features register stages in a slot with
+does its work, then `await next()` to run the rest. A stage that ends the turn early (does
+not call `next`) must have committed it (`turn.outbox` set), as the `route` stage does; a
+turn that reaches the end uncommitted is an error, and the row is tried again. Work after
+`await next()` runs once the later stages are done, so a stage can wrap the rest (timing, a
+log context). Features register stages in a slot with
 `EngineBuilder.stage(slot, stage)`; within a slot they run in registration order.
 """
 

@@ -94,6 +94,15 @@ class TurnRunner:
                 # claimed or resolved it): nothing was written; run it again on the new one.
                 self._states.forget(row.customer_id)
                 continue
+            except BaseException:
+                if turn.outbox is not None:
+                    self._committed(turn)  # a stage after the commit failed: still sent
+                raise
+            if turn.outbox is None:
+                raise RuntimeError(
+                    f"inbox {row.inbox_id}: no stage committed the turn (a stage that ends "
+                    "a turn early must commit it)"
+                )
             self._committed(turn)
             return
         raise RuntimeError(
@@ -104,6 +113,7 @@ class TurnRunner:
         """Mark a row that keeps failing as handled, with an apology, so the line moves on."""
         turn = Turn(row, Inbound.from_json(row.payload), self._app)
         turn.state = await self._states.state(row.customer_id)
+        turn.flags = await self._states.flags(row.identity_id)  # never to an opted-out number
         turn.flows = False
         turn.replies.append(Prompt(self._app.texts.apology))
         turn.outbox = await self._store.commit_turn(turn.write())

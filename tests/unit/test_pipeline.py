@@ -104,6 +104,20 @@ async def test_listeners_run_in_order_and_a_failing_one_does_not_stop_the_rest(
     assert "a listener of TurnCommitted failed" in caplog.text
 
 
+async def test_a_required_listener_fails_the_emitter_after_the_others_ran() -> None:
+    signals = Signals()
+    heard: list[str] = []
+
+    def lanes(signal: StrayRows) -> None:
+        raise RuntimeError("lanes out of step")
+
+    signals.on(StrayRows, lanes, required=True)
+    signals.on(StrayRows, lambda s: heard.append("cache"))
+    with pytest.raises(RuntimeError, match="lanes out of step"):
+        signals.emit(StrayRows(2, 1))
+    assert heard == ["cache"]
+
+
 async def test_awaited_listeners_run_when_the_signal_is_gathered() -> None:
     signals = Signals()
     heard: list[tuple[int, int]] = []
