@@ -39,6 +39,7 @@ class Replay:
         memory: Memory,
         app: App,
         replies: list[Prompt],
+        now: float | None = None,
     ) -> None:
         self.customer_id = customer_id
         self.channel = channel
@@ -52,8 +53,12 @@ class Replay:
         self.trigger: Mapping[str, Any] = journal[0].value or {}
         self.last_answer: Answer | None = None
         self.handoff_reason: str | None = None
+        self.now = now
+        """The time of the message (seconds since the epoch) when the engine passes it."""
         self.unmatched = False
         """The answer to a question with choices matched none of them (not understood)."""
+        self.rejected = False
+        """The answer was refused (no option matched, or the validator said `Invalid`)."""
 
     def _next(self) -> JournalRow | None:
         return self.journal[self.pos] if self.pos < len(self.journal) else None
@@ -80,7 +85,10 @@ class Replay:
                 value = self.memory[remember]
                 self._record("recall", fp, {"value": _codec.encode(value)})
                 return value
-            self._record("ask", fp, {"prompt": prompt.to_json()})
+            asked: dict[str, Any] = {"prompt": prompt.to_json()}
+            if self.now is not None:
+                asked["at"] = self.now  # when it was asked, for its expiry (dialogs.runtime)
+            self._record("ask", fp, asked)
             self.replies.append(prompt)
             raise Suspend
         if entry.kind == "recall" and entry.key == fp:
@@ -120,6 +128,7 @@ class Replay:
             # A validator's message means the bot understood but the value is wrong; only an
             # answer that matches none of the choices counts as not understood.
             self.unmatched = bool(prompt.choices) and invalid.message == texts.pick_a_choice
+            self.rejected = True
             raise Suspend from None
         self._record("answer", fp, dict(answer))
         if remember is not None:
