@@ -8,12 +8,13 @@ the first question without an answer suspends the flow until the next message.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from dialogs import _codec
 from dialogs.context import Answer, Context, Memory, convert_answer, is_async, mismatch
-from dialogs.errors import Invalid, ReplayMismatch
+from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.flows import App, Flow
 from dialogs.prompts import Prompt
 from storage.records import JournalRow
@@ -150,6 +151,8 @@ class Replay:
         entry = self._next()
         if entry is None:
             result = await fn(*args, **kwargs) if is_async(fn) else fn(*args, **kwargs)
+            if inspect.iscoroutine(result):  # a plain function that returned a coroutine
+                raise MissingAwait.given(f"step({name!r})", result)
             self._record("step", name, _codec.encode(result))
             return result
         if entry.kind != "step" or entry.key != name:

@@ -207,6 +207,13 @@ class Context:
         Example:
             >>> order = await ctx.step("lookup order", lookup_order, number)
         """
+        given: object = fn  # typed a function, but a missing `await` upstream passes its coroutine
+        if inspect.iscoroutine(given):
+            given.close()
+            raise MissingAwait(
+                f"ctx.step({name!r}) got a coroutine, not a function: pass the function and "
+                f"its arguments, e.g. ctx.step({name!r}, {given.__qualname__}, ...)"
+            )
         return await self._replay.step(name, fn, *args, **kwargs)
 
     async def run(self, sub: Flow) -> Any:

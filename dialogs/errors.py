@@ -57,7 +57,5 @@ class MissingAwait(FlowError, TypeError):
         close = getattr(coroutine, "close", None)
         if callable(close):
             close()
-        return cls(
-            f"ctx.{method}() got a coroutine: did you forget `await` on {name}()? "
-            f"Write `await ctx.{method}(await {name}(...))`."
-        )
+        call = method if method.endswith(")") else f"{method}()"
+        return cls(f"ctx.{call} got a coroutine: did you forget `await` on {name}()?")

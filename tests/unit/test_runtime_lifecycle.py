@@ -247,3 +247,31 @@ def test_the_coroutine_is_closed() -> None:
     assert "ctx.say() got a coroutine: did you forget `await` on fetch_text()?" in str(error)
     # Closed: Python will not warn it was never awaited, and it cannot run any more.
     assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED
+
+
+@flow(triggers=[Command("step")])
+async def gives_step_a_coroutine(ctx: Context) -> None:
+    await ctx.step("fetch", fetch_text())  # type: ignore[call-overload]
+
+
+@flow(triggers=[Command("lambda")])
+async def steps_a_function_that_returns_a_coroutine(ctx: Context) -> None:
+    await ctx.step("fetch", lambda: fetch_text())  # noqa: PLW0108 - the point of the test
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("/step", "ctx.step('fetch') got a coroutine, not a function: pass the function"),
+        ("/lambda", "ctx.step('fetch') got a coroutine: did you forget `await` on fetch_text()?"),
+    ],
+)
+async def test_a_coroutine_given_to_step_is_named_too(command: str, message: str) -> None:
+    chat = MemoryChat(
+        App(flows=[gives_step_a_coroutine, steps_a_function_that_returns_a_coroutine])
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert await chat.send(command) == [TEXTS.apology]
+    assert isinstance(chat.outcome.error, MissingAwait)
+    assert str(chat.outcome.error).startswith(message)
