@@ -45,5 +45,6 @@ def build_engine(
         outbox_max_attempts=settings.outbox_max_attempts,
         outbox_base_delay=settings.outbox_base_delay,
         outbox_max_delay=settings.outbox_max_delay,
+        question_expiry_hours=settings.question_expiry_hours,
     )
     return builder.build([*default_features(settings, platforms=platforms), *features])

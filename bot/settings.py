@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     """Addresses of reverse proxies (comma-separated IPs or networks, e.g. "10.0.0.0/8") whose
     X-Forwarded-For is believed; empty: the client address is the connection's."""
+    question_expiry_hours: float = Field(24.0, ge=0, le=8760)
+    """An open question expires this long after the bot asked it: the customer's next message
+    starts fresh (`App(question_expiry_hours=...)` overrides it); 0 never expires."""
 
     @field_validator("trusted_proxies")
     @classmethod

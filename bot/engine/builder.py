@@ -67,6 +67,7 @@ class EngineBuilder:
         outbox_max_attempts: int = 8,
         outbox_base_delay: float = 1.0,
         outbox_max_delay: float = 600.0,
+        question_expiry_hours: float | None = None,
     ) -> None:
         self.store = store
         self.app = app
@@ -81,7 +82,9 @@ class EngineBuilder:
             base_delay=outbox_base_delay,
             max_delay=outbox_max_delay,
         )
-        core = CoreStages(store, self.states)
+        core = CoreStages(store, self.states, question_expiry_hours=question_expiry_hours)
+        self.core = core
+        """The engine's own stages (identify, control, replay, commit)."""
         self._stages: list[tuple[Slot, Stage]] = [
             (Slot.IDENTIFY, core.identify),
             (Slot.CONTROL, core.control),

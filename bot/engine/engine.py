@@ -46,6 +46,8 @@ class Engine:
         self.states = builder.states
         self.outbox = builder.outbox
         self.pipeline = runner.pipeline
+        self.core = builder.core
+        """The engine's own stages; `core.clock` is the time turns are run at."""
         self.features = tuple(features)
         self._runner = runner
         self.lanes = Lanes(self.store, self._handle, self.signals)

@@ -4,6 +4,8 @@ runs the pipeline for one inbox row (see `bot.engine.pipeline` for the order).""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
@@ -24,9 +26,22 @@ _RETRIES = 5
 class CoreStages:
     """The stages every turn has, whatever features are installed."""
 
-    def __init__(self, store: Store, states: CustomerStates) -> None:
+    def __init__(
+        self,
+        store: Store,
+        states: CustomerStates,
+        *,
+        question_expiry_hours: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._states = states
+        self.question_expiry_hours = question_expiry_hours
+        """How long an open question waits (`BATON_QUESTION_EXPIRY_HOURS`), unless the App
+        says otherwise."""
+        self.clock = clock
+        """The time a turn's flows are run at (journaled with each question, see
+        `dialogs.runtime`); tests set a later one instead of sleeping."""
 
     async def identify(self, turn: Turn, next: Next) -> None:
         """The customer's state and the identity's flags, before anything else."""
@@ -49,7 +64,12 @@ class CoreStages:
         """Run the flows: interruptions, triggers, then the active flow, replayed."""
         if turn.flows:
             outcome = await run_turn(
-                turn.app, turn.state, answer_of(turn.inbound), channel=turn.inbound.channel
+                turn.app,
+                turn.state,
+                answer_of(turn.inbound),
+                channel=turn.inbound.channel,
+                now=self.clock(),
+                question_expiry_hours=self.question_expiry_hours,
             )
             turn.outcome = outcome
             turn.replies.extend(outcome.replies)
