@@ -53,7 +53,11 @@ class CoreStages:
         """Opt-out and opt-in (the platform already answered the customer; we record and
         honour it) and edits (recorded for people to read; flows never re-run on an edit)."""
         inbound = turn.inbound
-        if inbound.control in ("opt_out", "opt_in"):
+        if inbound.control == "opt_in" and not turn.flags.get("opted_out"):
+            # An opt-in word from an identity that never opted out changes nothing; the
+            # customer meant it ("YES" is one of Twilio's opt-in words): the flows get it.
+            pass
+        elif inbound.control in ("opt_out", "opt_in"):
             turn.identity_flags = {"opted_out": inbound.control == "opt_out"}
             turn.flows = False
         elif inbound.edited:
