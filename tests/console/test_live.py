@@ -163,6 +163,7 @@ async def test_deeply_nested_json_on_the_socket_is_ignored_and_it_keeps_working(
         await chat.expect(TEXTS.human_waiting)
         await next_event(ws, {"type": "queue"})
         _, conversation = await customer_ids(baton, chat)
+        await grace.post(f"/api/conversations/{conversation}/claim")
         await ws.send_str("[" * 2000 + "]" * 2000)  # within the 4 KiB a message may have
         await ws.send_str('{"type": "watch", "id": ' + "[" * 1500 + "]" * 1500 + "}")
         await ws.send_str(json.dumps({"type": "watch", "id": conversation}))
