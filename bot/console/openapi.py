@@ -27,7 +27,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "Missing CSRF token, untrusted origin, or not an admin",
         404: "No such conversation, or not one this agent may see",
         409: "Lost a race or not yours to do (code: taken, not_holder, customer_wrote, exists)",
-        413: "The body is over the size limit (1 MiB)",
+        413: "The body is over the size limit (256 KiB)",
         415: "The body must be application/json, in UTF-8",
         429: "Too many failed logins",
     }

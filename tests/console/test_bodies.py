@@ -35,11 +35,13 @@ async def held_conversation(baton: Running, agent: Browser) -> tuple[WebChat, st
 
 
 async def test_the_login_refuses_bodies_it_cannot_read_with_a_4xx(sqlite_url: str) -> None:
+    large = json.dumps({"email": "grace@example.com", "password": "x" * 300 * 1024}).encode()
     huge = json.dumps({"email": "grace@example.com", "password": "x" * 2 * 1024**2}).encode()
     async with running_baton(sqlite_url, app) as baton, Browser(baton) as browser:
         await add_agent(baton, "grace@example.com", "Grace")
         deep = await browser.send_raw("/api/session", DEEP)
         deep_object = await browser.send_raw("/api/session", DEEP_OBJECT)
+        over_the_api = await browser.send_raw("/api/session", large)
         too_large = await browser.send_raw("/api/session", huge)
         not_utf8 = await browser.send_raw("/api/session", NOT_UTF8)
         latin1 = await browser.send_raw("/api/session", b"{}", "application/json; charset=latin-1")
@@ -47,6 +49,7 @@ async def test_the_login_refuses_bodies_it_cannot_read_with_a_4xx(sqlite_url: st
         logged_in = await browser.login("grace@example.com")
     assert refused(deep) == (400, "bad_json")
     assert refused(deep_object) == (400, "bad_json")
+    assert refused(over_the_api) == (413, "too_large")
     assert too_large[0] == 413  # refused before any handler, by the server's body limit
     assert refused(not_utf8) == (400, "bad_json")
     assert refused(latin1) == (415, "json_only")
@@ -55,14 +58,15 @@ async def test_the_login_refuses_bodies_it_cannot_read_with_a_4xx(sqlite_url: st
 
 
 async def test_a_reply_refuses_bodies_it_cannot_read_then_sends(sqlite_url: str) -> None:
-    huge = json.dumps({"text": "x" * 2 * 1024**2}).encode()
+    large = json.dumps({"text": "x" * 300 * 1024}).encode()
+    longest = json.dumps({"text": "\U0001f600" * 4000}).encode()  # the most, all escaped
     async with running_baton(sqlite_url, app) as baton, Browser(baton) as grace:
         await add_agent(baton, "grace@example.com", "Grace")
         await grace.login("grace@example.com")
         chat, base = await held_conversation(baton, grace)
         deep = await grace.send_raw(f"{base}/messages", DEEP)
         deep_text = await grace.send_raw(f"{base}/messages", b'{"text": ' + DEEP + b"}")
-        too_large = await grace.send_raw(f"{base}/messages", huge)
+        too_large = await grace.send_raw(f"{base}/messages", large)
         not_utf8 = await grace.send_raw(f"{base}/messages", b'{"text": "\xc3\x28"}')
         form = await grace.send_raw(
             f"{base}/messages", b"text=hello", "application/x-www-form-urlencoded"
@@ -70,13 +74,15 @@ async def test_a_reply_refuses_bodies_it_cannot_read_then_sends(sqlite_url: str)
         deep_note = await grace.send_raw(f"{base}/notes", DEEP_OBJECT)
         sent = await grace.post(f"{base}/messages", {"text": "Hello Ada"})
         await chat.expect("Hello Ada")
+        emoji = await grace.send_raw(f"{base}/messages", longest)
     assert refused(deep) == (400, "bad_json")
     assert refused(deep_text) == (400, "bad_json")
-    assert too_large[0] == 413  # refused before any handler, by the server's body limit
+    assert refused(too_large) == (413, "too_large")
     assert refused(not_utf8) == (400, "bad_json")
     assert refused(form) == (415, "json_only")
     assert refused(deep_note) == (400, "bad_json")
     assert sent[0] == 201
+    assert emoji[0] == 201
 
 
 async def test_a_lone_surrogate_in_a_login_or_a_reply_is_refused_or_stored(

@@ -23,6 +23,7 @@ from storage import Access, ConsoleConflict
 from storage.types import encodable
 
 __all__ = [
+    "MAX_BODY",
     "MAX_NAME",
     "MAX_TEXT",
     "Handler",
@@ -37,6 +38,9 @@ __all__ = [
 
 MAX_TEXT = 4000
 MAX_NAME = 100
+MAX_BODY = 256 * 1024
+"""The largest body the API reads: a 4,000-character text, every character a JSON escape of
+an emoji, is under 50 KiB."""
 _CONFLICT_STATUS = {"not_found": 404, "unknown_agent": 400}
 _BODY_CODES = {400: "bad_json", 413: "too_large", 415: "json_only"}
 
@@ -67,7 +71,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; refused with the API's JSON error when it cannot be read."""
     try:
         check_content_type(request, "application/json")
-        raw = await read_raw(request)
+        raw = await read_raw(request, max_bytes=MAX_BODY)
         data = parse_json(request, raw)
     except web.HTTPClientError as refused:
         fail(refused.status, _BODY_CODES.get(refused.status, "bad_json"), refused.text or "")
