@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.console import openapi
 from bot.console.api import (
     agents,
     canned,
@@ -27,20 +28,19 @@ from bot.console.api import (
     session,
     tokens,
 )
-from bot.console.openapi import document
 
 __all__ = ["routes"]
 
 
-async def openapi(request: web.Request) -> web.Response:
+async def _openapi(request: web.Request) -> web.Response:
     """GET /api/openapi.json: this API, described."""
-    return web.json_response(document())
+    return web.json_response(openapi.document())
 
 
 def routes() -> list[web.RouteDef]:
     """The API routes."""
     return [
-        web.get("/api/openapi.json", openapi),
+        web.get("/api/openapi.json", _openapi),
         *session.routes(),
         *conversations.routes(),
         *messages.routes(),
