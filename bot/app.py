@@ -106,6 +106,7 @@ async def create_app(
         store = await open_store(settings.database_url, engine=True)
         processes: SendProcesses | None = None
         engine: Engine | None = None
+        started: list[Adapter] = []
         try:
             await store.check_schema()
             if remote:
@@ -132,14 +133,23 @@ async def create_app(
             )
             app[STORE] = store
             app[ENGINE] = engine
+            # Features (handoff, linking, the console) before any channel delivers a message;
+            # then the channels; then what a previous run left.
+            await engine.start_features()
             for adapter in chosen.values():
+                started.append(adapter)
                 await adapter.start()
-            await engine.start()  # starts the features (the console too) first
+            await engine.start()
             if settings.gc_freeze:
                 tune_for_serving()
         except BaseException:
             if engine is not None:
-                await engine.stop()
+                await engine.stop(settings.stop_grace_seconds)
+            for adapter in started:
+                try:
+                    await adapter.aclose()
+                except Exception:
+                    log.exception("closing the %s adapter failed", adapter.channel)
             if processes is not None:
                 await processes.close()
             await store.close()

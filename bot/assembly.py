@@ -18,9 +18,11 @@ from storage import Store
 __all__ = ["build_engine", "default_features"]
 
 
-def default_features(settings: Settings) -> list[Feature]:
-    """The features every Baton has, in the order they are installed."""
-    return [Linking(), Handoffs(HandoffConfig.from_settings(settings))]
+def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
+    """The features every Baton has, in the order they are installed. Without `platforms`
+    (`baton shell`) the queue is not watched: that is the work of the process serving the
+    platform channels."""
+    return [Linking(), Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms)]
 
 
 def build_engine(
@@ -31,8 +33,10 @@ def build_engine(
     *,
     features: Sequence[Feature] = (),
     send_adapters: Mapping[str, Adapter] | None = None,
+    platforms: bool = True,
 ) -> Engine:
-    """Build the engine with the default features and `features` after them."""
+    """Build the engine with the default features and `features` after them; `platforms`
+    False for an engine that serves only a local channel (`baton shell`)."""
     builder = EngineBuilder(
         store,
         app,
@@ -41,5 +45,6 @@ def build_engine(
         outbox_max_attempts=settings.outbox_max_attempts,
         outbox_base_delay=settings.outbox_base_delay,
         outbox_max_delay=settings.outbox_max_delay,
+        question_expiry_hours=settings.question_expiry_hours,
     )
-    return builder.build([*default_features(settings), *features])
+    return builder.build([*default_features(settings, platforms=platforms), *features])

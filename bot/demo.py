@@ -58,6 +58,7 @@ _FAQ_WORDS = {
         Keyword("where is my order", "order status", "my order", "waar is mijn bestelling"),
     ],
     description="Check the status of an order ('where is my order')",
+    title="the order check",
 )
 async def order_status(ctx: Context) -> None:
     """Look up an order and offer tracking or a person."""
@@ -80,6 +81,7 @@ async def order_status(ctx: Context) -> None:
 @flow(
     triggers=[Keyword(*(w for words in _FAQ_WORDS.values() for w in words))],
     description="Opening hours, returns and shipping",
+    title="the questions",
 )
 async def faq(ctx: Context) -> None:
     """Answer a question found by keyword, or ask which topic."""
@@ -103,6 +105,7 @@ async def faq(ctx: Context) -> None:
         Keyword("preferences", "remember my preferences", "voorkeuren"),
     ],
     description="Remember your preferences (language, when to contact you)",
+    title="your preferences",
 )
 async def preferences(ctx: Context) -> None:
     """Ask for preferences once; they are remembered on every channel."""
@@ -132,7 +135,9 @@ async def preferences(ctx: Context) -> None:
 _NL = {"morning": "ochtend", "afternoon": "middag", "evening": "avond"}
 
 
-@flow(triggers=[Command("start"), Keyword("hi", "hello", "hey", "hallo", "menu")])
+@flow(
+    triggers=[Command("start"), Keyword("hi", "hello", "hey", "hallo", "menu")], title="the menu"
+)
 async def greeting(ctx: Context) -> None:
     """Greet the customer (by name, in their language, once known) and offer the choices."""
     name = ctx.memory.get("name")

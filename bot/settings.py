@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     app: str | None = None
     """The bot `baton run` and `baton shell` run when none is named, as module:attribute
     (e.g. flows:app); empty: `[tool.baton] app` in ./pyproject.toml, else the demo bot."""
+    question_expiry_hours: float = Field(24.0, ge=0, le=8760)
+    """An open question expires this long after the bot asked it: the customer's next message
+    starts fresh (`App(question_expiry_hours=...)` overrides it); 0 never expires."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -61,7 +61,7 @@ async def _local(
     settings: Settings, store: Store, app: App, terminal: Terminal, identity: str
 ) -> int:
     adapter = ShellAdapter()
-    engine = build_engine(settings, store, app, {"shell": adapter})
+    engine = build_engine(settings, store, app, {"shell": adapter}, platforms=False)
     await engine.start()
     seen = 0
 

@@ -8,12 +8,13 @@ the first question without an answer suspends the flow until the next message.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from dialogs import _codec
 from dialogs.context import Answer, Context, Memory, convert_answer, is_async, mismatch
-from dialogs.errors import Invalid, ReplayMismatch
+from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.flows import App, Flow
 from dialogs.prompts import Prompt
 from storage.records import JournalRow
@@ -39,6 +40,7 @@ class Replay:
         memory: Memory,
         app: App,
         replies: list[Prompt],
+        now: float | None = None,
     ) -> None:
         self.customer_id = customer_id
         self.channel = channel
@@ -52,8 +54,12 @@ class Replay:
         self.trigger: Mapping[str, Any] = journal[0].value or {}
         self.last_answer: Answer | None = None
         self.handoff_reason: str | None = None
+        self.now = now
+        """The time of the message (seconds since the epoch) when the engine passes it."""
         self.unmatched = False
         """The answer to a question with choices matched none of them (not understood)."""
+        self.rejected = False
+        """The answer was refused (no option matched, or the validator said `Invalid`)."""
 
     def _next(self) -> JournalRow | None:
         return self.journal[self.pos] if self.pos < len(self.journal) else None
@@ -80,7 +86,10 @@ class Replay:
                 value = self.memory[remember]
                 self._record("recall", fp, {"value": _codec.encode(value)})
                 return value
-            self._record("ask", fp, {"prompt": prompt.to_json()})
+            asked: dict[str, Any] = {"prompt": prompt.to_json()}
+            if self.now is not None:
+                asked["at"] = self.now  # when it was asked, for its expiry (dialogs.runtime)
+            self._record("ask", fp, asked)
             self.replies.append(prompt)
             raise Suspend
         if entry.kind == "recall" and entry.key == fp:
@@ -120,6 +129,7 @@ class Replay:
             # A validator's message means the bot understood but the value is wrong; only an
             # answer that matches none of the choices counts as not understood.
             self.unmatched = bool(prompt.choices) and invalid.message == texts.pick_a_choice
+            self.rejected = True
             raise Suspend from None
         self._record("answer", fp, dict(answer))
         if remember is not None:
@@ -141,6 +151,8 @@ class Replay:
         entry = self._next()
         if entry is None:
             result = await fn(*args, **kwargs) if is_async(fn) else fn(*args, **kwargs)
+            if inspect.iscoroutine(result):  # a plain function that returned a coroutine
+                raise MissingAwait.given(f"step({name!r})", result)
             self._record("step", name, _codec.encode(result))
             return result
         if entry.kind != "step" or entry.key != name:

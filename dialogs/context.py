@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, MutableMappi
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
-from dialogs.errors import Invalid, ReplayMismatch
+from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.prompts import Choice, Media, Prompt, match_choice
 
 if TYPE_CHECKING:
@@ -166,6 +166,7 @@ class Context:
             key: a stable name for the question, so rewording the prompt in a new deploy does
                 not restart flows in progress (defaults to `remember`, then the prompt text).
         """
+        _check_awaited("ask", prompt, *(choices or ()))
         return await self._replay.ask(
             _as_prompt(prompt, choices), validate=validate, remember=remember, key=key
         )
@@ -176,6 +177,7 @@ class Context:
         Example:
             >>> await ctx.say("Your parcel is on its way.")
         """
+        _check_awaited("say", message)
         await self._replay.say(message if isinstance(message, Prompt) else Prompt(message))
 
     @overload
@@ -205,6 +207,13 @@ class Context:
         Example:
             >>> order = await ctx.step("lookup order", lookup_order, number)
         """
+        given: object = fn  # typed a function, but a missing `await` upstream passes its coroutine
+        if inspect.iscoroutine(given):
+            given.close()
+            raise MissingAwait(
+                f"ctx.step({name!r}) got a coroutine, not a function: pass the function and "
+                f"its arguments, e.g. ctx.step({name!r}, {given.__qualname__}, ...)"
+            )
         return await self._replay.step(name, fn, *args, **kwargs)
 
     async def run(self, sub: Flow) -> Any:
@@ -222,6 +231,16 @@ class Context:
             >>> await ctx.handoff(reason="refund over 100 euro")
         """
         await self._replay.handoff(reason)
+
+
+def _check_awaited(method: str, *given: object) -> None:
+    """Raise `MissingAwait` when a coroutine was passed where its result was meant."""
+    for value in given:
+        if inspect.iscoroutine(value):
+            for other in given:
+                if other is not value and inspect.iscoroutine(other):
+                    other.close()
+            raise MissingAwait.given(method, value)
 
 
 def _as_prompt(prompt: str | Prompt, choices: Sequence[Choice | str] | None) -> Prompt:

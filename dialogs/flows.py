@@ -26,6 +26,13 @@ class Flow:
     name: str
     triggers: tuple[Trigger, ...] = ()
     description: str = ""
+    title: str = ""
+    """What people call it, e.g. "your order" ("Do you want to stop your order and start
+    ..."); defaults to the name with spaces."""
+
+    def __post_init__(self) -> None:
+        if not self.title:
+            object.__setattr__(self, "title", self.name.replace("_", " "))
 
     async def __call__(self, ctx: Context) -> Any:
         """Run the flow function (as `ctx.run` does for a sub-flow)."""
@@ -38,7 +45,11 @@ def flow(fn: FlowFn, /) -> Flow: ...
 
 @overload
 def flow(
-    *, triggers: Sequence[Trigger] = (), name: str | None = None, description: str = ""
+    *,
+    triggers: Sequence[Trigger] = (),
+    name: str | None = None,
+    description: str = "",
+    title: str = "",
 ) -> Callable[[FlowFn], Flow]: ...
 
 
@@ -49,8 +60,10 @@ def flow(
     triggers: Sequence[Trigger] = (),
     name: str | None = None,
     description: str = "",
+    title: str = "",
 ) -> Flow | Callable[[FlowFn], Flow]:
-    """Register an async function as a flow. `description` is listed by "help".
+    """Register an async function as a flow. `description` is listed by "help"; `title` is
+    how the bot names it to the customer ("Do you want to stop {title} ...?").
 
     Example:
         >>> @flow(triggers=[Command("order"), Keyword("where is my order")])
@@ -70,7 +83,7 @@ def flow(
         for trigger in triggers:
             if not callable(getattr(trigger, "matches", None)):
                 raise RegistrationError(f"{trigger!r} is not a trigger (it has no .matches)")
-        return Flow(f, name or f.__qualname__, tuple(triggers), description)
+        return Flow(f, name or f.__qualname__, tuple(triggers), description, title)
 
     if fn is not None:
         return register(fn)
@@ -122,6 +135,11 @@ class Texts:
         "This conversation is marked as resolved. If you need anything else, just write here."
     )
     handed_back: str = "You're back with the bot now."
+    switch_flow: str = "Do you want to stop {current} and start {other}?"
+    """Asked when a message that starts another flow comes while a question waits and is
+    no answer to it (see `dialogs.runtime`)."""
+    switch_yes: str = "Yes"
+    switch_no: str = "No"
 
 
 @dataclass(slots=True)
@@ -136,6 +154,9 @@ class App:
         start: the flow for a message no trigger matches while no flow is active.
         texts: what the bot says on its own (help, cancel, apology, ...).
         interruptions: the phrases for help, cancel and "talk to a human".
+        question_expiry_hours: an open question expires this long after it was asked: the
+            next message starts fresh. None takes the engine's setting
+            (`BATON_QUESTION_EXPIRY_HOURS`, 24 by default); 0 never expires.
     """
 
     flows: Sequence[Flow] = ()
@@ -143,6 +164,7 @@ class App:
     texts: Texts = field(default_factory=Texts)
     interruptions: Interruptions = field(default_factory=Interruptions)
     name: str = "Baton"
+    question_expiry_hours: float | None = None
     _by_name: dict[str, Flow] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:

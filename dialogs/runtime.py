@@ -15,6 +15,24 @@ While a person holds the conversation the bot stays quiet (only "cancel" takes i
 Otherwise a turn first looks for an interruption (help, cancel, a person), then a command
 that starts a flow, then the active flow, replayed from its journal (see `Context`), then the
 other triggers, and last the `App`'s start flow.
+
+An open question does not wait forever. It expires `App.question_expiry_hours` after it was
+asked (the engine's `BATON_QUESTION_EXPIRY_HOURS`, 24 by default): the next message ends the
+old run as "expired" and is handled as a new one (triggers, then the start flow). The time
+is the engine's (`run_turn(now=...)`), compared with the time journaled with the question,
+so a replay decides nothing from the clock. A conversation an agent resolved ends its open
+question too (the run ends "resolved"): after "thanks!" the customer starts fresh, not with
+"Please pick one of the options".
+
+Another flow's trigger while a question waits. A command ("/order") is explicit: it starts
+its flow at once and the active run ends "replaced". A keyword, pattern or button of
+another flow is not: "my order is late" may well be the answer to "What went wrong?". So
+the active flow gets the message first; only when it refuses it as an answer (no option
+matches, or the validator raises `Invalid`), the bot asks "Do you want to stop <current>
+and start <other>?" with Yes / No instead of "Please pick one of the options". Yes starts
+the other flow with that message as its trigger (the old run ends "replaced"); No asks the
+open question again; anything else is handled as usual. The offer is kept in the
+customer's memory until their next message, so it survives restarts like the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +47,7 @@ from dialogs._replay import Replay, Suspend
 from dialogs.context import Context, Memory
 from dialogs.errors import ReplayMismatch
 from dialogs.flows import App, Flow
-from dialogs.prompts import Prompt
+from dialogs.prompts import Choice, Prompt, match_choice
 from dialogs.triggers import Message
 from storage.records import CustomerState, JournalRow
 from storage.vocabulary import ConversationStatus
@@ -47,6 +65,12 @@ Example:
 _MISUNDERSTOOD_KEY = "_baton_misunderstood"
 """Memory key counting messages in a row the bot could not use (hidden from people)."""
 _MISUNDERSTOOD_LIMIT = 2
+_SWITCH_KEY = "_baton_switch"
+"""Memory key of a pending offer to switch flows: the run, the other flow, its trigger."""
+_SWITCH_YES = "baton:switch"
+_SWITCH_NO = "baton:stay"
+DEFAULT_QUESTION_EXPIRY_HOURS = 24.0
+"""How long an open question waits when neither the App nor the engine says otherwise."""
 
 
 @dataclass(slots=True)
@@ -70,7 +94,8 @@ class Outcome:
     new_runs: list[tuple[str, str]] = field(default_factory=list)
     """Runs started: (run id, flow name)."""
     ended_runs: list[tuple[str, str]] = field(default_factory=list)
-    """Runs ended: (run id, "done", "cancelled", "replaced", "restarted" or "failed")."""
+    """Runs ended: (run id, "done", "cancelled", "replaced", "restarted", "failed", "expired"
+    (its question was open too long) or "resolved" (an agent resolved the conversation))."""
     active_run_id: str | None = None
     """The run waiting for the customer's next message, if any."""
     active_flow: str | None = None
@@ -107,6 +132,8 @@ async def run_turn(
     *,
     channel: str,
     new_run_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    now: float | None = None,
+    question_expiry_hours: float | None = None,
 ) -> Outcome:
     """Handle one customer message: interruptions, triggers, then the active flow.
 
@@ -120,8 +147,18 @@ async def run_turn(
             "contact_phone", "location".
         channel: the channel it came from (`Context.channel`).
         new_run_id: makes the id of each run the turn starts.
+        now: the time of the message, seconds since the epoch. Journaled with each question
+            asked, and compared with it to expire an open question; None: no expiry.
+        question_expiry_hours: the engine's setting, used when the App sets none.
     """
-    turn = _Turn(app, state, incoming, channel, new_run_id)
+    expiry = app.question_expiry_hours
+    if expiry is None:
+        expiry = (
+            question_expiry_hours
+            if question_expiry_hours is not None
+            else DEFAULT_QUESTION_EXPIRY_HOURS
+        )
+    turn = _Turn(app, state, incoming, channel, new_run_id, now=now, expiry_hours=expiry)
     await turn.handle()
     turn.count_misunderstood()
     out = turn.out
@@ -138,8 +175,13 @@ class _Turn:
         incoming: Mapping[str, Any],
         channel: str,
         new_run_id: Callable[[], str],
+        *,
+        now: float | None = None,
+        expiry_hours: float = DEFAULT_QUESTION_EXPIRY_HOURS,
     ) -> None:
         self.app = app
+        self.now = now
+        self.expiry_hours = expiry_hours
         self.state = state
         self.incoming = incoming
         self.channel = channel
@@ -211,8 +253,12 @@ class _Turn:
                 self.set_status(ConversationStatus.BOT)
                 self.say(app.texts.back_to_bot)
             return
+        offer = self.take_offer()
         if self.status == ConversationStatus.RESOLVED:
             self.set_status(ConversationStatus.BOT)
+            # The agent closed the matter: what the bot asked before it is not open anymore.
+            self.end_active("resolved")
+        self.expire()
         self.misunderstood = False
         if kind == "help":
             self.say(self.help_text())
@@ -246,12 +292,25 @@ class _Turn:
                 self.end_active("replaced")
                 await self.start(f)
                 return
+        if offer is not None and await self.answer_offer(offer):
+            return
         if self.out.active_run_id is not None:
             active = app.get(self.out.active_flow or "")
             if active is not None:
-                await self.execute(
-                    active, self.out.active_run_id, list(self.out.active_journal), incoming
+                run_id = self.out.active_run_id
+                other = self.other_flow(message, active)
+                mark = len(self.out.replies)
+                replay = await self.execute(
+                    active, run_id, list(self.out.active_journal), incoming
                 )
+                if (
+                    other is not None
+                    and replay is not None
+                    and replay.rejected
+                    and self.out.active_run_id == run_id
+                ):
+                    del self.out.replies[mark:]
+                    self.offer(run_id, other)
                 return
             log.warning(
                 "customer %s: flow %r is no longer registered; its run is ended",
@@ -271,6 +330,85 @@ class _Turn:
         else:
             self.misunderstood = True
             self.say(app.texts.not_understood)
+
+    def expire(self) -> None:
+        """End the active run when its open question was asked too long ago."""
+        if self.now is None or not self.expiry_hours or self.out.active_run_id is None:
+            return
+        journal = self.out.active_journal
+        last = journal[-1] if journal else None
+        if last is None or last.kind != "ask" or not isinstance(last.value, dict):
+            return
+        asked = last.value.get("at")
+        if isinstance(asked, int | float) and self.now - asked >= self.expiry_hours * 3600:
+            self.end_active("expired")
+
+    def take_offer(self) -> dict[str, Any] | None:
+        """The offer to switch flows made last turn, if any; it lasts one message."""
+        if _SWITCH_KEY not in self.memory:
+            return None
+        offer = self.memory[_SWITCH_KEY]
+        del self.memory[_SWITCH_KEY]
+        return offer if isinstance(offer, dict) else None
+
+    def other_flow(self, message: Message, active: Flow) -> Flow | None:
+        """Another flow whose keyword, pattern or button the message matches."""
+        for f in self.app.flows:
+            if f is not active and any(
+                not t.interrupts and t.matches(message) for t in f.triggers
+            ):
+                return f
+        return None
+
+    def offer(self, run_id: str, other: Flow) -> None:
+        """Ask whether to stop the active flow and start `other`, instead of a re-prompt."""
+        texts = self.app.texts
+        current = self.current_title()
+        self.memory[_SWITCH_KEY] = {
+            "run": run_id,
+            "flow": other.name,
+            "trigger": dict(self.incoming),
+        }
+        self.misunderstood = False
+        self.out.replies.append(
+            Prompt(
+                texts.switch_flow.format(current=current, other=other.title),
+                (Choice(_SWITCH_YES, texts.switch_yes), Choice(_SWITCH_NO, texts.switch_no)),
+            )
+        )
+
+    def current_title(self) -> str:
+        """The title of the flow the open question belongs to (the innermost sub-flow)."""
+        name = self.out.active_flow or ""
+        for row in self.out.active_journal:
+            if row.kind == "sub":
+                name = row.key
+        found = self.app.get(name) or self.app.get(self.out.active_flow or "")
+        return found.title if found is not None else name.replace("_", " ")
+
+    async def answer_offer(self, offer: Mapping[str, Any]) -> bool:
+        """Handle the answer to an offer to switch flows; False when it is no answer to it."""
+        if offer.get("run") != self.out.active_run_id:
+            return False
+        texts = self.app.texts
+        options = (Choice(_SWITCH_YES, texts.switch_yes), Choice(_SWITCH_NO, texts.switch_no))
+        chosen = self.incoming.get("choice")
+        text = self.incoming.get("text")
+        picked = next((c for c in options if c.value == chosen), None)
+        if picked is None and chosen is None and text:
+            picked = match_choice(options, text)
+        if picked is None:
+            return False
+        other = self.app.get(str(offer.get("flow", "")))
+        if picked.value == _SWITCH_YES and other is not None:
+            self.end_active("replaced")
+            trigger = offer.get("trigger")
+            await self.start(other, trigger if isinstance(trigger, dict) else None)
+            return True
+        pending = pending_prompt(self.out.active_journal)
+        if pending is not None:
+            self.out.replies.append(pending)
+        return True
 
     def typed_human(self, text: str | None, choice: str | None) -> bool:
         """Whether a typed answer ("3" on SMS) picks the open question's `baton:human` option."""
@@ -300,7 +438,8 @@ class _Turn:
 
     async def execute(
         self, f: Flow, run_id: str, journal: list[JournalRow], incoming: Mapping[str, Any] | None
-    ) -> None:
+    ) -> Replay | None:
+        """Run `f` from its journal; the replay when the run is still waiting, else None."""
         replay = Replay(
             customer_id=self.state.customer_id,
             channel=self.channel,
@@ -309,6 +448,7 @@ class _Turn:
             memory=self.memory,
             app=self.app,
             replies=self.out.replies,
+            now=self.now,
         )
         ctx = Context(replay)
         try:
@@ -317,14 +457,14 @@ class _Turn:
             if replay.unmatched:
                 self.misunderstood = True
             self.keep(run_id, f, replay)
-            return
+            return replay
         except ReplayMismatch as exc:
             log.warning("customer %s: flow %r restarted: %s", self.state.customer_id, f.name, exc)
             self.out.active_run_id = run_id
             self.end_active("restarted")
             self.say(self.app.texts.restarted)
             await self.start(f, journal[0].value)
-            return
+            return None
         except Exception as exc:
             log.exception("customer %s: flow %r failed", self.state.customer_id, f.name)
             self.record(run_id, replay)
@@ -332,10 +472,11 @@ class _Turn:
             self.end_active("failed")
             self.out.error = exc
             self.say(self.app.texts.apology)
-            return
+            return None
         self.record(run_id, replay)
         self.out.active_run_id = run_id
         self.end_active("done")
+        return None
 
     def record(self, run_id: str, replay: Replay) -> None:
         self.out.journal.extend((run_id, row) for row in replay.new)

@@ -5,7 +5,10 @@ Example:
     ... async def order_help(ctx: Context) -> None: ...
 
 Commands start their flow even in the middle of another flow; keywords, patterns and buttons
-start one only when no flow is waiting for an answer.
+start one when no flow is waiting for an answer. While one waits, the message is its answer
+first; only when the flow refuses it (no option matches, the validator says `Invalid`) does
+the bot ask whether to stop that flow and start the one the keyword belongs to (see
+`dialogs.runtime`).
 """
 
 from __future__ import annotations

@@ -111,6 +111,8 @@ def token_hash(token: str) -> str:
 def fail(status: int, code: str, message: str) -> NoReturn:
     """Stop the request with a JSON error: {"error": {"code": ..., "message": ...}}."""
     body = json.dumps({"error": {"code": code, "message": message}})
+    if status == 413:  # the only error whose constructor wants more than the body
+        raise web.HTTPRequestEntityTooLarge(0, text=body, content_type="application/json")
     cls = _ERRORS.get(status, web.HTTPBadRequest)
     raise cls(text=body, content_type="application/json")
 

@@ -69,7 +69,7 @@ class Console:
         return self.handoffs.config
 
     async def start(self, engine: Engine) -> None:
-        """Start the live hub (the engine starts features before it handles any message)."""
+        """Start the live hub (features start before any channel delivers a message)."""
         self._engine = engine
         await self.hub.start()
 

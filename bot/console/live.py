@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.body import json_too_deep
 from bot.console.auth import Principal, allowed_origins, authenticate, fail
 from bot.console.policy import can_see
 
@@ -206,6 +207,8 @@ async def _live(request: web.Request) -> web.StreamResponse:
         await ws.send_str(json.dumps({"type": "hello", "agent": principal.agent.id}))
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
+                continue
+            if json_too_deep(msg.data):  # json.loads would raise RecursionError
                 continue
             try:
                 data = json.loads(msg.data)

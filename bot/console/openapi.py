@@ -22,12 +22,13 @@ def _ok(description: str, schema: dict[str, Any] | None = None, status: str = "2
 
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {
-        400: "Invalid input",
+        400: "Invalid input, or a body that is not JSON (or nested over 64 deep)",
         401: "Not logged in (or the token is unknown)",
         403: "Missing CSRF token, untrusted origin, or not an admin",
         404: "No such conversation, or not one this agent may see",
         409: "Lost a race or not yours to do (code: taken, not_holder, customer_wrote, exists)",
-        415: "The body must be application/json",
+        413: "The body is over the size limit (256 KiB)",
+        415: "The body must be application/json, in UTF-8",
         429: "Too many failed logins",
     }
     return {
@@ -179,7 +180,7 @@ def document() -> dict[str, Any]:
                 "requestBody": _body(_obj(["email", "password"], email=_STR, password=_STR)),
                 "responses": {
                     **_ok("Logged in", _obj(agent=_ref("Agent"), csrf_token=_STR)),
-                    **_errors(400, 401, 403, 415, 429),
+                    **_errors(400, 401, 403, 413, 415, 429),
                 },
             },
             "get": {
@@ -266,7 +267,7 @@ def document() -> dict[str, Any]:
                 "requestBody": _body(_TEXT),
                 "responses": {
                     **_ok("Queued", _obj(id=_INT), "201"),
-                    **_errors(400, *_COMMON, 415),
+                    **_errors(400, *_COMMON, 413, 415),
                 },
             },
         },
@@ -317,7 +318,7 @@ def document() -> dict[str, Any]:
                         _obj(agent=_ref("Agent"), password={"type": ["string", "null"]}),
                         "201",
                     ),
-                    **_errors(400, 401, 403, 409, 415),
+                    **_errors(400, 401, 403, 409, 413, 415),
                 },
             },
         },

@@ -67,6 +67,7 @@ class EngineBuilder:
         outbox_max_attempts: int = 8,
         outbox_base_delay: float = 1.0,
         outbox_max_delay: float = 600.0,
+        question_expiry_hours: float | None = None,
     ) -> None:
         self.store = store
         self.app = app
@@ -81,7 +82,9 @@ class EngineBuilder:
             base_delay=outbox_base_delay,
             max_delay=outbox_max_delay,
         )
-        core = CoreStages(store, self.states)
+        core = CoreStages(store, self.states, question_expiry_hours=question_expiry_hours)
+        self.core = core
+        """The engine's own stages (identify, control, replay, commit)."""
         self._stages: list[tuple[Slot, Stage]] = [
             (Slot.IDENTIFY, core.identify),
             (Slot.CONTROL, core.control),
@@ -94,13 +97,15 @@ class EngineBuilder:
         """Run `stage` in every turn, in `slot` (after the stages already in that slot)."""
         self._stages.append((slot, stage))
 
-    def on(self, kind: type[S], listener: Callable[[S], None]) -> None:
+    def on(self, kind: type[S], listener: Callable[[S], None], *, required: bool = False) -> None:
         """Call `listener` for every signal of type `kind` (see `bot.engine.signals`)."""
-        self.signals.on(kind, listener)
+        self.signals.on(kind, listener, required=required)
 
-    def on_awaited(self, kind: type[S], listener: Callable[[S], Awaitable[None]]) -> None:
+    def on_awaited(
+        self, kind: type[S], listener: Callable[[S], Awaitable[None]], *, required: bool = False
+    ) -> None:
         """Await `listener` for every signal of type `kind` that is awaited when emitted."""
-        self.signals.on_awaited(kind, listener)
+        self.signals.on_awaited(kind, listener, required=required)
 
     def build(
         self,

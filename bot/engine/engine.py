@@ -46,6 +46,8 @@ class Engine:
         self.states = builder.states
         self.outbox = builder.outbox
         self.pipeline = runner.pipeline
+        self.core = builder.core
+        """The engine's own stages; `core.clock` is the time turns are run at."""
         self.features = tuple(features)
         self._runner = runner
         self.lanes = Lanes(self.store, self._handle, self.signals)
@@ -57,8 +59,12 @@ class Engine:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.signals.on(Activity, self._activity)
-        self.signals.on(CustomersMerged, lambda s: self.lanes.merged(s.other, s.keep))
-        self.signals.on(CustomerUnlinked, lambda s: self.lanes.unmerged(s.new_customer_id))
+        self.signals.on(
+            CustomersMerged, lambda s: self.lanes.merged(s.other, s.keep), required=True
+        )
+        self.signals.on(
+            CustomerUnlinked, lambda s: self.lanes.unmerged(s.new_customer_id), required=True
+        )
 
     def feature(self, kind: type[F]) -> F:
         """The installed feature of type `kind` (LookupError when it is not installed)."""
@@ -67,12 +73,16 @@ class Engine:
                 return feature
         raise LookupError(f"no {kind.__name__} is installed in this engine")
 
-    async def start(self) -> None:
-        """Start the features, then pick up what a previous run left: unprocessed inbox rows
-        and unsent replies."""
-        for feature in self.features:
+    async def start_features(self) -> None:
+        """Start the features' background work, in order (once; `start` does it too)."""
+        for feature in self.features[len(self._started) :]:
             await feature.start(self)
             self._started.append(feature)
+
+    async def start(self) -> None:
+        """Start the features (if not yet), then pick up what a previous run left:
+        unprocessed inbox rows and unsent replies."""
+        await self.start_features()
         await self.sweep()
         self._sweeper = asyncio.get_running_loop().create_task(
             self._sweep_forever(), name="baton-sweeper"

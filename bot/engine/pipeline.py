@@ -2,7 +2,7 @@
 
 Every turn of every customer runs the same stages, in this order, whichever way Baton was
 started (`baton run`, `baton shell`, the test kit: all build the engine with
-`bot.engine.builder.build_engine`):
+`bot.assembly.build_engine`):
 
 | slot | who | what |
 |---|---|---|
@@ -19,19 +19,20 @@ emits `TurnCommitted` (see `bot.engine.signals`): that is the after-commit stage
 listeners run.
 
 A stage is `async def stage(turn: Turn, next: Next) -> None`, like Bolt's middleware: it
-does its work, then `await next()` to run the rest; not calling `next` ends the turn there
-(nothing is committed, so only the `commit` and `route` stages may stop the chain after
-writing). Work after `await next()` runs once the later stages are done, so a stage can
-wrap the rest (timing, a log context). Features register stages in a slot with
+does its work, then `await next()` to run the rest. A stage that ends the turn early (does
+not call `next`) must have committed it (`turn.outbox` set), as the `route` stage does; a
+turn that reaches the end uncommitted is an error, and the row is tried again. Work after
+`await next()` runs once the later stages are done, so a stage can wrap the rest (timing, a
+log context). Features register stages in a slot with
 `EngineBuilder.stage(slot, stage)`; within a slot they run in registration order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.base import Inbound
 from dialogs import App, Outcome
@@ -40,11 +41,21 @@ from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, r
 
 __all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "answer_of"]
 
-Next = Callable[[], Awaitable[None]]
-"""Runs the rest of the pipeline."""
 
-Stage = Callable[["Turn", Next], Awaitable[None]]
-"""One step of a turn; see the module docstring."""
+class Next(Protocol):
+    """Runs the rest of the pipeline (what a stage awaits to let later stages run)."""
+
+    def __call__(self) -> Awaitable[None]:
+        """Run the later stages."""
+        ...
+
+
+class Stage(Protocol):
+    """One step of a turn: `async def stage(turn, next)`; see the module docstring."""
+
+    def __call__(self, turn: Turn, next: Next, /) -> Awaitable[None]:
+        """Do this stage's work on `turn`, awaiting `next()` to run the rest."""
+        ...
 
 
 class Slot(IntEnum):

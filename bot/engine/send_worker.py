@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from adapters.base import Adapter, Address, Rendered
 from adapters.errors import SendError
-from bot.engine.send_process import ProtocolError, decode, encode, error_message, read_frame
+from bot.engine.send_pipe import ProtocolError, decode, encode, error_message, read_frame
 from bot.event_loop import run
 from bot.gc_tuning import tune_for_serving
 

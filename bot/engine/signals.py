@@ -118,33 +118,54 @@ class ConversationChanged:
 
 
 class Signals:
-    """Listeners by signal type. Registered while the engine is built, emitted at run time."""
+    """Listeners by signal type. Registered while the engine is built, emitted at run time.
+
+    A listener the engine relies on (lanes, the state cache, the sweep of a merged
+    customer's rows) is registered `required`: its error reaches whoever emitted the signal
+    (after the other listeners ran), so a turn fails and is tried again rather than going on
+    with lanes or caches out of step. Other listeners' errors are logged.
+    """
 
     def __init__(self) -> None:
-        self._listeners: dict[type, list[Callable[[Any], None]]] = {}
-        self._awaited: dict[type, list[Callable[[Any], Awaitable[None]]]] = {}
+        self._listeners: dict[type, list[tuple[Callable[[Any], None], bool]]] = {}
+        self._awaited: dict[type, list[tuple[Callable[[Any], Awaitable[None]], bool]]] = {}
 
-    def on(self, kind: type[S], listener: Callable[[S], None]) -> None:
+    def on(self, kind: type[S], listener: Callable[[S], None], *, required: bool = False) -> None:
         """Call `listener(signal)` for every signal of type `kind`."""
-        self._listeners.setdefault(kind, []).append(listener)
+        self._listeners.setdefault(kind, []).append((listener, required))
 
-    def on_awaited(self, kind: type[S], listener: Callable[[S], Awaitable[None]]) -> None:
+    def on_awaited(
+        self, kind: type[S], listener: Callable[[S], Awaitable[None]], *, required: bool = False
+    ) -> None:
         """Await `listener(signal)` for every signal of type `kind` emitted with `gather`."""
-        self._awaited.setdefault(kind, []).append(listener)
+        self._awaited.setdefault(kind, []).append((listener, required))
 
     def emit(self, signal: object) -> None:
         """Tell the listeners of `signal`'s type, in registration order."""
-        for listener in self._listeners.get(type(signal), ()):
+        failed: BaseException | None = None
+        for listener, required in self._listeners.get(type(signal), ()):
             try:
                 listener(signal)
-            except Exception:
+            except Exception as exc:
                 log.exception("a listener of %s failed", type(signal).__name__)
+                if required and failed is None:
+                    failed = exc
+        if failed is not None:
+            raise failed
 
     async def gather(self, signal: object) -> None:
-        """Tell the listeners of `signal`'s type, awaiting each in turn."""
-        self.emit(signal)
-        for listener in self._awaited.get(type(signal), ()):
+        """Tell the listeners of `signal`'s type, awaiting each awaited one in turn."""
+        failed: BaseException | None = None
+        try:
+            self.emit(signal)
+        except Exception as exc:
+            failed = exc
+        for listener, required in self._awaited.get(type(signal), ()):
             try:
                 await listener(signal)
-            except Exception:
+            except Exception as exc:
                 log.exception("a listener of %s failed", type(signal).__name__)
+                if required and failed is None:
+                    failed = exc
+        if failed is not None:
+            raise failed

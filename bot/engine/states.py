@@ -34,12 +34,12 @@ class CustomerStates:
         self._store = store
         self._states: OrderedDict[int, CustomerState] = OrderedDict()
         self._flags: OrderedDict[int, dict[str, bool]] = OrderedDict()
-        signals.on(LaneClaimed, lambda s: self.remember(s.state))
-        signals.on(LaneReleased, lambda s: self.forget(s.customer_id))
-        signals.on(IdentityFlagged, self._flagged)
-        signals.on(CustomersMerged, self._merged)
-        signals.on(CustomerUnlinked, self._unlinked)
-        signals.on(ConversationChanged, self._changed)
+        signals.on(LaneClaimed, lambda s: self.remember(s.state), required=True)
+        signals.on(LaneReleased, lambda s: self.forget(s.customer_id), required=True)
+        signals.on(IdentityFlagged, self._flagged, required=True)
+        signals.on(CustomersMerged, self._merged, required=True)
+        signals.on(CustomerUnlinked, self._unlinked, required=True)
+        signals.on(ConversationChanged, self._changed, required=True)
 
     async def state(self, customer_id: int) -> CustomerState:
         """The customer's state, from the cache or the store."""

@@ -4,6 +4,8 @@ runs the pipeline for one inbox row (see `bot.engine.pipeline` for the order).""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
@@ -24,9 +26,22 @@ _RETRIES = 5
 class CoreStages:
     """The stages every turn has, whatever features are installed."""
 
-    def __init__(self, store: Store, states: CustomerStates) -> None:
+    def __init__(
+        self,
+        store: Store,
+        states: CustomerStates,
+        *,
+        question_expiry_hours: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._states = states
+        self.question_expiry_hours = question_expiry_hours
+        """How long an open question waits (`BATON_QUESTION_EXPIRY_HOURS`), unless the App
+        says otherwise."""
+        self.clock = clock
+        """The time a turn's flows are run at (journaled with each question, see
+        `dialogs.runtime`); tests set a later one instead of sleeping."""
 
     async def identify(self, turn: Turn, next: Next) -> None:
         """The customer's state and the identity's flags, before anything else."""
@@ -38,7 +53,11 @@ class CoreStages:
         """Opt-out and opt-in (the platform already answered the customer; we record and
         honour it) and edits (recorded for people to read; flows never re-run on an edit)."""
         inbound = turn.inbound
-        if inbound.control in ("opt_out", "opt_in"):
+        if inbound.control == "opt_in" and not turn.flags.get("opted_out"):
+            # An opt-in word from an identity that never opted out changes nothing; the
+            # customer meant it ("YES" is one of Twilio's opt-in words): the flows get it.
+            pass
+        elif inbound.control in ("opt_out", "opt_in"):
             turn.identity_flags = {"opted_out": inbound.control == "opt_out"}
             turn.flows = False
         elif inbound.edited:
@@ -49,7 +68,12 @@ class CoreStages:
         """Run the flows: interruptions, triggers, then the active flow, replayed."""
         if turn.flows:
             outcome = await run_turn(
-                turn.app, turn.state, answer_of(turn.inbound), channel=turn.inbound.channel
+                turn.app,
+                turn.state,
+                answer_of(turn.inbound),
+                channel=turn.inbound.channel,
+                now=self.clock(),
+                question_expiry_hours=self.question_expiry_hours,
             )
             turn.outcome = outcome
             turn.replies.extend(outcome.replies)
@@ -94,6 +118,15 @@ class TurnRunner:
                 # claimed or resolved it): nothing was written; run it again on the new one.
                 self._states.forget(row.customer_id)
                 continue
+            except BaseException:
+                if turn.outbox is not None:
+                    self._committed(turn)  # a stage after the commit failed: still sent
+                raise
+            if turn.outbox is None:
+                raise RuntimeError(
+                    f"inbox {row.inbox_id}: no stage committed the turn (a stage that ends "
+                    "a turn early must commit it)"
+                )
             self._committed(turn)
             return
         raise RuntimeError(
@@ -104,6 +137,7 @@ class TurnRunner:
         """Mark a row that keeps failing as handled, with an apology, so the line moves on."""
         turn = Turn(row, Inbound.from_json(row.payload), self._app)
         turn.state = await self._states.state(row.customer_id)
+        turn.flags = await self._states.flags(row.identity_id)  # never to an opted-out number
         turn.flows = False
         turn.replies.append(Prompt(self._app.texts.apology))
         turn.outbox = await self._store.commit_turn(turn.write())

@@ -85,8 +85,17 @@ class Handoffs:
     conversation's status, and opens or closes the handoff in the same transaction.
     """
 
-    def __init__(self, config: HandoffConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: HandoffConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        queue_ticker: bool = True,
+    ) -> None:
         self.config = config
+        self.queue_ticker = queue_ticker
+        """Whether this engine watches the queue (breaches, queue notices). `baton shell`
+        does not: it has no platform channel to tell waiting customers on."""
         self.clock = clock
         self._per_place = config.per_place
         self._wake = asyncio.Event()
@@ -247,7 +256,8 @@ class Handoffs:
                 "queued %d conversation(s) that were waiting without a handoff", len(repaired)
             )
         await self.refresh_estimate()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="baton-handoffs")
+        if self.queue_ticker:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="baton-handoffs")
 
     async def stop(self) -> None:
         """Stop watching the queue."""

@@ -55,6 +55,7 @@ class Linking:
         self._store: LinkStore | None = None
         self._signals: Signals | None = None
         self._states: CustomerStates | None = None
+        self._telegram: object | None = None
         self._last_channel: OrderedDict[int, str] = OrderedDict()
 
     def install(self, builder: EngineBuilder) -> None:
@@ -66,16 +67,13 @@ class Linking:
         self._states = builder.states
         builder.stage(Slot.INTERCEPT, LinkIntercept(self))
         builder.stage(Slot.COMPOSE, SwitchNotice(self))
-        builder.on_awaited(StrayRows, self._sweep_stray)
+        builder.on_awaited(StrayRows, self._sweep_stray, required=True)
         builder.on(CustomersMerged, lambda s: self.forget(s.keep))
         builder.on(CustomerUnlinked, self._unlinked)
 
     async def start(self, engine: Engine) -> None:
-        """Learn the Telegram bot's username, for deep links with a code."""
-        telegram = engine.adapters.get("telegram")
-        username = getattr(telegram, "username", None)
-        if username:
-            self.telegram_bot = username
+        """Find the Telegram channel, whose bot's username makes deep links with a code."""
+        self._telegram = engine.adapters.get("telegram")
 
     async def stop(self) -> None:
         """Nothing runs in the background."""
@@ -103,11 +101,10 @@ class Linking:
             self._emit(CustomerUnlinked(unlinked.customer_id, unlinked.new_customer_id))
         return unlinked
 
-    def merged(self, merged: Merged, channel: str | None = None) -> None:
-        """Two customers became one: tell the engine (one lane, no stale cached state)."""
+    def merged(self, merged: Merged) -> None:
+        """Two customers became one: tell the engine (one lane, no stale cached state); the
+        channel either wrote from last is read again from the store when needed."""
         self._last_channel.pop(merged.other, None)
-        if channel is not None:
-            self._last_channel[merged.keep] = channel
         self._emit(CustomersMerged(merged.keep, merged.other))
 
     def _emit(self, signal: object) -> None:
@@ -129,9 +126,11 @@ class Linking:
         """A new linking code and how to use it."""
         code = await self.store.new_code(customer_id, identity_id)
         lines = [texts.CODE.format(code=code)]
-        if self.telegram_bot:
+        # The username is known once the Telegram channel started (getMe).
+        bot = self.telegram_bot or getattr(self._telegram, "username", None)
+        if bot:
             payload = "link-" + code.replace("-", "")
-            lines.append(texts.DEEP_LINK.format(bot=self.telegram_bot, payload=payload))
+            lines.append(texts.DEEP_LINK.format(bot=bot, payload=payload))
         return Prompt("\n".join(lines))
 
     # -- continuity ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ class LinkIntercept:
 
     async def __call__(self, turn: Turn, next: Next) -> None:
         """Answer a message about linking; otherwise let the flows have it."""
-        if turn.flows:
+        if turn.flows and turn.inbound.control is None:
             answer = await self._answer(turn)
             if answer is not None:
                 turn.flows = False
@@ -73,7 +73,7 @@ class LinkIntercept:
 
     async def _after_merge(self, turn: Turn, merged: Merged) -> None:
         # The merge moved the other customer's state to this one: read it again.
-        self._linking.merged(merged, turn.inbound.channel)
+        self._linking.merged(merged)
         turn.state = await self._linking.state_of(turn.customer_id)
 
 

@@ -50,6 +50,7 @@ CODE = (
 DEEP_LINK = "On Telegram, tap https://t.me/{bot}?start={payload}"
 SWITCHED = "Picking up where we left off on {where}."
 
+
 def channel_name(channel: str) -> str:
     """How customers call a channel (from the channel registry)."""
     return registry.channel_name(channel)

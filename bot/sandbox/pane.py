@@ -86,6 +86,11 @@ class Pane:
         )
         self._wake()
 
+    @property
+    def last(self) -> int:
+        """The sequence number of the newest entry (0 when there is none)."""
+        return self._entries[-1].seq if self._entries else 0
+
     def after(self, seq: int) -> list[Entry]:
         """The entries after the sequence number `seq`."""
         return [entry for entry in self._entries if entry.seq > seq]

@@ -20,6 +20,7 @@ from adapters.registry import channel_name, emulated
 from bot.app import create_app
 from bot.channels import channel_adapters
 from bot.sandbox.customer import Customer, customer_view
+from bot.sandbox.link import link_panes
 from bot.sandbox.pane import Pane
 from bot.settings import Settings
 from dialogs import App
@@ -110,6 +111,7 @@ class Sandbox:
         app.router.add_get("/sandbox", self._page)
         app.router.add_get("/sandbox/{name:sandbox\\.(?:js|css)}", self._static)
         app.router.add_get("/sandbox/api/session", self._session)
+        app.router.add_post("/sandbox/api/link", self._link)
         names = "|".join(re.escape(name) for name in CHANNELS)
         path = f"/sandbox/api/{{channel:{names}}}/messages"
         app.router.add_post(path, self._post)
@@ -261,6 +263,18 @@ class Sandbox:
             },
             status=200 if ok else 502,
         )
+
+    async def _link(self, request: web.Request) -> web.StreamResponse:
+        """Make the panes one customer: "link" on the first, its code sent from the others."""
+        who, base = self._customer(request), self._own_url(request)
+
+        async def say(channel: str, text: str) -> WebhookResult:
+            self._pane(channel, who.recipient(channel)).add("customer", text)
+            return await self._deliver(self._views[channel], who, base, text=text)
+
+        done = await link_panes(self.channels, lambda c: self._pane(c, who.recipient(c)), say)
+        body = {"ok": done.ok, "status": done.status, "linked": list(done.linked)}
+        return web.json_response(body, status=200 if done.ok else 502)
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
         channel = self._sandboxed(request)

@@ -165,6 +165,42 @@
     root.querySelector("[data-field=status]").textContent = "";
   }
 
+  // "Be one customer on all three": the server says "link" on the first pane and sends the code
+  // from the others, through the same signed webhooks; the panes show every step.
+  function linking(channels) {
+    const button = document.getElementById("link-all");
+    const status = document.getElementById("link-status");
+    if (!button || !status) return;
+    if (channels < 2) {
+      button.disabled = true;
+      status.textContent = "Only one pane is in the sandbox: there is nothing to link.";
+      return;
+    }
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      status.className = "";
+      status.textContent = "Linking: asking for a code on the first pane and sending it from the others\u2026";
+      try {
+        const response = await fetch(API + "link", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: "{}",
+          credentials: "same-origin",
+        });
+        const type = response.headers.get("Content-Type") || "";
+        if (!type.startsWith("application/json")) throw new Error(await reason(response));
+        const result = await response.json();
+        status.textContent = result.status;
+        status.className = result.ok ? "done" : "failed";
+      } catch (err) {
+        status.textContent = "Not linked: " + err.message;
+        status.className = "failed";
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
   async function start() {
     const roots = document.querySelectorAll("[data-channel]");
     let session;
@@ -174,8 +210,10 @@
       session = await response.json();
     } catch (err) {
       for (const root of roots) switchOff(root, "The sandbox is not available: " + err.message);
+      linking(0);
       return;
     }
+    linking(Object.values(session.channels).filter((info) => info.on).length);
     for (const root of roots) {
       const info = session.channels[root.dataset.channel];
       if (!info || !info.on) {

@@ -35,6 +35,7 @@ _CODE_PROMPT = Prompt("Linking channels isn't available here.", meta={LINK_CODE:
         )
     ],
     description="Link your chats on Telegram, SMS and Slack into one ('link')",
+    title="linking your channels",
 )
 async def link_channels(ctx: Context) -> None:
     """Give a one-time code to send from the other channel."""

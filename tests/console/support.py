@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 from bot.console.auth import hash_password
@@ -148,6 +149,19 @@ class Browser:
                     self.cookie = value or None
             body = await response.json() if response.content_type == "application/json" else None
             return response.status, body
+
+    async def send_raw(
+        self, path: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
+        """POST `body` exactly as given (any bytes a client could send), as this browser."""
+        headers = self.headers() | {"Content-Type": content_type}
+        async with self.http.post(
+            self.baton.url(path), data=io.BytesIO(body), headers=headers
+        ) as response:
+            body_of = (
+                await response.json() if response.content_type == "application/json" else None
+            )
+            return response.status, body_of
 
     async def get(self, path: str) -> tuple[int, Any]:
         return await self.request("GET", path)

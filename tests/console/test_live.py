@@ -148,3 +148,24 @@ async def test_an_agent_is_not_told_about_another_agents_conversation(sqlite_url
                     break
         await ws.close()
     assert {"type": "conversation", "id": conversation} not in seen
+
+
+async def test_deeply_nested_json_on_the_socket_is_ignored_and_it_keeps_working(
+    sqlite_url: str,
+) -> None:
+    async with running_baton(sqlite_url, app) as baton, Browser(baton) as grace:
+        await add_agent(baton, "grace@example.com", "Grace")
+        await grace.login("grace@example.com")
+        ws = await connect(baton, grace)
+        await next_event(ws, {"type": "hello", "agent": 1})
+        chat = WebChat(baton.engine, baton.web)
+        await chat.send("agent")
+        await chat.expect(TEXTS.human_waiting)
+        await next_event(ws, {"type": "queue"})
+        _, conversation = await customer_ids(baton, chat)
+        await grace.post(f"/api/conversations/{conversation}/claim")
+        await ws.send_str("[" * 2000 + "]" * 2000)  # within the 4 KiB a message may have
+        await ws.send_str('{"type": "watch", "id": ' + "[" * 1500 + "]" * 1500 + "}")
+        await ws.send_str(json.dumps({"type": "watch", "id": conversation}))
+        await next_event(ws, {"type": "conversation", "id": conversation})
+        await ws.close()

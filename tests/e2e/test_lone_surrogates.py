@@ -1,14 +1,19 @@
 """A lone surrogate in a customer's text (a JSON body may hold "\\ud800") is answered with 200
-and stored, with U+FFFD in its place, through the real webhooks on SQLite and PostgreSQL."""
+and stored, with U+FFFD in its place, through the real webhooks (Telegram, Slack, the web chat)
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 
 import aiohttp
 
+from adapters.emulators import event_payload, signed_headers
 from bot.demo import app
 from bot.testing import running_baton
+from tests.e2e import test_slack as slack
 from tests.e2e.test_telegram import SECRET, USER, settled, telegram_baton
 
 # Raw JSON: json.loads turns the escape into a lone surrogate in the text.
@@ -61,4 +66,24 @@ async def test_a_web_chat_message_with_a_lone_surrogate_is_answered_and_stored(
         messages = await baton.store.messages(found[1])
     assert status == 200
     assert replies
+    assert [m.text for m in messages if m.direction == "in"] == [STORED]
+
+
+async def test_a_slack_message_with_a_lone_surrogate_is_answered_and_stored(
+    database_url: str,
+) -> None:
+    payload = event_payload(
+        team=slack.TEAM, user=slack.USER, text="before \ud800 after", ts="1700000000.000100"
+    )
+    body = json.dumps(payload)  # ASCII: the surrogate goes as the escape "\ud800"
+    assert "\\ud800" in body
+    headers = signed_headers(slack.SECRET, body, content_type=slack.JSON)
+    async with slack.slack_baton(database_url) as chat, aiohttp.ClientSession() as http:
+        async with http.post(chat.events, data=io.BytesIO(body.encode()), headers=headers) as r:
+            status = r.status
+        reply = await chat.reply()
+        await asyncio.wait_for(chat.baton.engine.idle(), 10)
+        messages = await chat.baton.store.messages(await chat.customer())
+    assert status == 200
+    assert reply.text
     assert [m.text for m in messages if m.direction == "in"] == [STORED]

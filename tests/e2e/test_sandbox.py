@@ -474,3 +474,64 @@ async def test_baton_run_builds_the_sandbox_and_prints_its_url(
     assert f"Sandbox: open http://127.0.0.1:{port}/sandbox" in printed
     assert own_url == f"http://127.0.0.1:{port}"
     assert greeting["text"] == GREETING
+
+
+# --- one customer on all three ----------------------------------------------------------------
+
+
+async def test_one_customer_on_all_three_links_the_panes_with_real_codes(
+    database_url: str,
+) -> None:
+    async with sandbox_baton(database_url) as baton, browser_session(baton.url) as http:
+        panes = {c: Pane(http, baton.url, c) for c in ("telegram", "twilio", "slack")}
+        async with http.post(f"{baton.url}/sandbox/api/link", json={}) as response:
+            assert response.status == 200, await response.text()
+            result = await response.json()
+        shown = {c: await pane.messages(wait=0) for c, pane in panes.items()}
+        customer = customer_of(http)
+        owners = [
+            await baton.store.identity("telegram", customer.ids["telegram"]),
+            await baton.store.identity("twilio", customer.ids["twilio"]),
+            await baton.store.identity("slack", f"TSANDBOX1:{customer.ids['slack']}"),
+        ]
+
+        # The next message on SMS goes on with the conversation begun on Telegram.
+        await panes["telegram"].say("where is my order")
+        assert (await panes["telegram"].bot_says())["text"] == "What's your name?"
+        await panes["twilio"].say("Ada")
+        heard = [(await panes["twilio"].bot_says())["text"] for _ in range(2)]
+    assert result == {
+        "ok": True,
+        "status": "Telegram, SMS and Slack are one customer now.",
+        "linked": ["telegram", "twilio", "slack"],
+    }
+    # Every step went through the panes, as typed: "link" and its code, the code and "Linked!".
+    said = [(m["from"], m["text"]) for m in shown["telegram"]]
+    assert [who for who, _ in said] == ["customer", "bot", "customer", "bot"]
+    assert said[0][1] == said[2][1] == "link"
+    assert said[1][1].startswith("Your linking code is ")
+    for channel in ("twilio", "slack"):
+        texts = [m["text"] for m in shown[channel] if m["from"] == "bot"]
+        assert texts == ["Linked! This chat and your Telegram chat are one conversation now."]
+    # One customer behind the three identities.
+    assert len({found[1] if found else None for found in owners}) == 1
+    assert None not in owners
+    assert "Thanks, Ada. What's your order number?" in heard
+
+
+async def test_linking_again_says_they_are_one_customer(sqlite_url: str) -> None:
+    async with sandbox_baton(sqlite_url) as baton, browser_session(baton.url) as http:
+        for _ in range(2):
+            async with http.post(f"{baton.url}/sandbox/api/link", json={}) as response:
+                assert response.status == 200, await response.text()
+                result = await response.json()
+    assert result["status"] == "Telegram, SMS and Slack are one customer now."
+
+
+async def test_linking_needs_a_session(sqlite_url: str) -> None:
+    async with (
+        sandbox_baton(sqlite_url) as baton,
+        aiohttp.ClientSession() as http,
+        http.post(f"{baton.url}/sandbox/api/link", json={}) as response,
+    ):
+        assert response.status == 401

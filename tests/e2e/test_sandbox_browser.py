@@ -103,3 +103,39 @@ async def test_a_customer_uses_the_demo_bot_on_telegram_sms_and_slack(sqlite_url
             await browser.close()
     assert title == "Baton sandbox"
     assert problems == []
+
+
+async def test_the_button_makes_the_three_panes_one_customer(sqlite_url: str) -> None:
+    problems: list[str] = []
+    async with sandbox_baton(sqlite_url) as baton, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(WAIT)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            await page.goto(baton.url + "/sandbox")
+            telegram, sms, slack = (pane(page, c) for c in ("telegram", "twilio", "slack"))
+            await expect(telegram.get_by_text("Ready.")).to_be_visible()
+            await expect(slack.get_by_text("Ready.")).to_be_visible()
+            status = page.get_by_role("status")
+            await expect(status).to_contain_text("type link in one pane")
+
+            await page.get_by_role("button", name="Be one customer on all three").click()
+
+            await expect(status).to_have_text("Telegram, SMS and Slack are one customer now.")
+            await expect(telegram.get_by_text("Your linking code is").first).to_be_visible()
+            linked = "Linked! This chat and your Telegram chat are one conversation now."
+            await expect(sms.get_by_text(linked)).to_be_visible()
+            await expect(slack.get_by_text(linked)).to_be_visible()
+
+            # The next message on SMS goes on with the conversation begun on Telegram.
+            await say(telegram, "where is my order")
+            await expect(telegram.get_by_text("What's your name?")).to_be_visible()
+            await say(sms, "Ada")
+            await expect(sms.get_by_text("Thanks, Ada. What's your order number?")).to_be_visible()
+            await expect(sms.get_by_text(GREETING)).to_have_count(0)
+        finally:
+            await browser.close()
+    assert problems == []

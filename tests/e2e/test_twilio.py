@@ -27,6 +27,7 @@ from adapters.emulators._recorder import post_webhook
 from adapters.errors import AdapterError, RateLimited, SendError, Unreachable
 from adapters.twilio import SMS_PATH, STATUS_PATH, TwilioAdapter
 from bot.demo import app
+from dialogs import App, Context, Keyword, flow
 from storage import MessageRow
 from tests.support.baton import Running, running_baton
 
@@ -91,7 +92,11 @@ class Sms:
 
 @asynccontextmanager
 async def sms_baton(
-    database_url: str, *, public_url: str | None = PUBLIC_URL, **settings: object
+    database_url: str,
+    *,
+    public_url: str | None = PUBLIC_URL,
+    bot: App = app,
+    **settings: object,
 ) -> AsyncIterator[Sms]:
     emu = TwilioEmulator()
     async with emu.run() as api:
@@ -99,7 +104,7 @@ async def sms_baton(
             emu.account_sid, emu.auth_token, OUR_NUMBER, public_url=public_url, api_base=api
         )
         async with running_baton(
-            database_url, app, adapters=[adapter], **(FAST | settings)
+            database_url, bot, adapters=[adapter], **(FAST | settings)
         ) as baton:
             yield Sms(emu, baton, adapter)
 
@@ -350,6 +355,29 @@ async def test_stop_opts_out_until_start(database_url: str) -> None:
         ("out", "Please pick one of the options.", "not sent"),
         ("in", "start", "received"),
     ]
+    assert flags == {"opted_out": False, "unreachable": False}
+
+
+@flow(triggers=[Keyword("deliver")])
+async def _confirm(ctx: Context) -> None:
+    answer = await ctx.ask("Deliver on Monday?", choices=["Yes", "No"])
+    await ctx.say(f"You said {answer}.")
+
+
+async def test_yes_from_a_number_that_never_opted_out_is_an_answer(database_url: str) -> None:
+    # YES is one of Twilio's opt-in words; from a number that did not opt out it changes
+    # nothing at Twilio, and the customer meant it as an answer.
+    async with sms_baton(database_url, bot=App(flows=[_confirm])) as sms:
+        await sms.text("deliver")
+        asked = await sms.reply()
+        await sms.text("YES")
+        said = await sms.reply()
+        identity = await sms.baton.store.identity("twilio", CUSTOMER)
+        assert identity is not None
+        flags = await sms.baton.store.identity_flags(identity[0])
+
+    assert asked.params["Body"].startswith("Deliver on Monday?")
+    assert said.params["Body"] == "You said Yes."
     assert flags == {"opted_out": False, "unreachable": False}
 
 

@@ -32,9 +32,15 @@ class MemoryChat:
         self._ids = itertools.count(1)
 
     async def send(
-        self, text: str | None = None, *, choice: str | None = None, **more: Any
+        self,
+        text: str | None = None,
+        *,
+        choice: str | None = None,
+        now: float | None = None,
+        **more: Any,
     ) -> list[str]:
-        """Send a message; returns the texts of the replies."""
+        """Send a message (at `now`, seconds since the epoch, as the engine passes the time);
+        returns the texts of the replies."""
         incoming: dict[str, Any] = dict(more)
         if text is not None:
             incoming["text"] = text
@@ -46,6 +52,7 @@ class MemoryChat:
             incoming,
             channel=self.channel,
             new_run_id=lambda: f"run-{next(self._ids)}",
+            now=now,
         )
         self._commit(outcome)
         return [reply.text for reply in outcome.replies]

@@ -33,6 +33,7 @@ PACKAGES = [
     "adapters.body",
     "adapters.registry",
     "bot.console",
+    "bot.console.api",
     "bot.sandbox",
     "bot.testing",
 ]
