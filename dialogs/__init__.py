@@ -18,7 +18,7 @@ The engine runs a customer's turn with `run_turn`, which returns an `Outcome` to
 from __future__ import annotations
 
 from dialogs.context import Answer, Context, Memory
-from dialogs.errors import FlowError, Invalid, RegistrationError, ReplayMismatch
+from dialogs.errors import FlowError, Invalid, MissingAwait, RegistrationError, ReplayMismatch
 from dialogs.flows import App, Flow, Texts, flow
 from dialogs.interruptions import Interruptions
 from dialogs.prompts import Choice, Media, Prompt
@@ -40,6 +40,7 @@ __all__ = [
     "Keyword",
     "Media",
     "Memory",
+    "MissingAwait",
     "Outcome",
     "Prompt",
     "Regex",

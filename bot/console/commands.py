@@ -83,6 +83,13 @@ async def run_agent_command(args: argparse.Namespace, settings: Settings) -> int
     password = None
     if not args.generate_password and sys.stdin.isatty():
         password = _ask_password()
+    elif not args.generate_password:
+        # A script pipes the password (its first line); nothing piped: one is generated.
+        piped = sys.stdin.readline().rstrip("\r\n") if sys.stdin is not None else ""
+        if piped and len(piped) < _MIN_PASSWORD:
+            _err(f"baton: the password given on standard input is shorter than {_MIN_PASSWORD}")
+            return 2
+        password = piped or None
     generated = password is None
     if password is None:
         password = new_password()

@@ -27,11 +27,15 @@ from the channel registry), `script.py` (`ChatScript`), `reply.py` (what the cus
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from bot.testing.chats import CHANNELS, chat_on, chats_on
-from bot.testing.plugin import chat_fixture
 from bot.testing.reply import Conversation, Reply
 from bot.testing.script import ChatScript
 from bot.testing.server import Running, running_baton
+
+if TYPE_CHECKING:
+    from bot.testing.plugin import chat_fixture
 
 __all__ = [
     "CHANNELS",
@@ -44,3 +48,12 @@ __all__ = [
     "chats_on",
     "running_baton",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The pytest plugin needs pytest; the rest of the kit runs without it (`chat_on`).
+    if name == "chat_fixture":
+        from bot.testing.plugin import chat_fixture
+
+        return chat_fixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

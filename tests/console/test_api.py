@@ -346,3 +346,26 @@ async def test_baton_agent_add_generates_a_password_that_logs_in(
     assert again == 1
     assert "already exists" in out.err
     assert (status, body["agent"]["role"]) == (200, "admin")
+
+
+async def test_baton_agent_add_takes_a_password_piped_by_a_script(sqlite_url: str) -> None:
+    import asyncio
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *("agent", "add", "ops@example.com", "--name", "Ops"),
+        env={**os.environ, "BATON_DATABASE_URL": sqlite_url},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(b"Piped-secret-4711\n"), 60)
+    assert proc.returncode == 0, out.decode()
+    assert "Password (shown once" not in out.decode()
+    async with running_baton(sqlite_url, app) as baton, Browser(baton) as browser:
+        status, _ = await browser.login("ops@example.com", "Piped-secret-4711")
+    assert status == 200

@@ -56,6 +56,7 @@ FLOW_API = {
     "Keyword",
     "Media",
     "Memory",
+    "MissingAwait",
     "Prompt",
     "Regex",
     "RegistrationError",
