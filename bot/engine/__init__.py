@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.engine.builder import EngineBuilder, Feature
 from bot.engine.engine import Engine
 from bot.engine.outbox import Outbox, backoff
-from bot.engine.pipeline import Next, Pipeline, Slot, Stage, StatusChanged, Turn
+from bot.engine.pipeline import Next, Pipeline, Slot, Stage, StatusChanged, Turn, Wrapper
 from bot.engine.signals import Signals
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "Stage",
     "StatusChanged",
     "Turn",
+    "Wrapper",
     "backoff",
 ]

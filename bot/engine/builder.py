@@ -5,7 +5,8 @@ A feature (handoff, linking, and those an app adds) is an object with three meth
 ```python
 class MyFeature:
     def install(self, builder: EngineBuilder) -> None:
-        builder.stage(Slot.INTERCEPT, self.intercept)       # a stage of every turn
+        builder.stage(Slot.INTERCEPT, self.intercept)       # async def intercept(turn)
+        builder.around(self.timed)                          # async def timed(turn, run)
         builder.on(TurnCommitted, self.committed)           # a signal listener
 
     async def start(self, engine: Engine) -> None: ...      # background work, once running
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from adapters.base import Adapter
 from bot.engine.outbox import Outbox
-from bot.engine.pipeline import Pipeline, Slot, Stage
+from bot.engine.pipeline import Pipeline, Slot, Stage, Wrapper
 from bot.engine.signals import Signals
 from bot.engine.states import CustomerStates
 from bot.engine.turns import CoreStages, TurnRunner
@@ -91,11 +92,16 @@ class EngineBuilder:
             (Slot.REPLAY, core.replay),
             (Slot.COMMIT, core.commit),
         ]
+        self._wrappers: list[Wrapper] = []
         self._features: list[Feature] = []
 
     def stage(self, slot: Slot, stage: Stage) -> None:
         """Run `stage` in every turn, in `slot` (after the stages already in that slot)."""
         self._stages.append((slot, stage))
+
+    def around(self, wrapper: Wrapper) -> None:
+        """Run every turn's stages inside `wrapper` (wrappers registered first are outermost)."""
+        self._wrappers.append(wrapper)
 
     def on(self, kind: type[S], listener: Callable[[S], None], *, required: bool = False) -> None:
         """Call `listener` for every signal of type `kind` (see `bot.engine.signals`)."""
@@ -120,7 +126,7 @@ class EngineBuilder:
         for feature in features:
             feature.install(self)
             self._features.append(feature)
-        pipeline = Pipeline(self._stages)
+        pipeline = Pipeline(self._stages, self._wrappers)
         runner = TurnRunner(
             pipeline,
             store=self.store,

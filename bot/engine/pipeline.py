@@ -18,13 +18,17 @@ After the commit the engine updates its cached state, queues the replies in the 
 emits `TurnCommitted` (see `bot.engine.signals`): that is the after-commit stage, where
 listeners run.
 
-A stage is `async def stage(turn: Turn, next: Next) -> None`, like Bolt's middleware: it
-does its work, then `await next()` to run the rest. A stage that ends the turn early (does
-not call `next`) must have committed it (`turn.outbox` set), as the `route` stage does; a
-turn that reaches the end uncommitted is an error, and the row is tried again. Work after
-`await next()` runs once the later stages are done, so a stage can wrap the rest (timing, a
-log context). Features register stages in a slot with
-`EngineBuilder.stage(slot, stage)`; within a slot they run in registration order.
+A stage is `async def stage(turn: Turn) -> None`: it reads and fills in the `Turn`. Stages run
+one after the other, in slot order (within a slot, in registration order), each deciding from
+the turn whether it has work: the flows run only while `turn.flows`, the commit only while
+`turn.outbox` is None (a stage that commits, as `route` does, sets it). A turn that is still
+uncommitted after the last stage is an error, and the row is tried again. Features register
+stages with `EngineBuilder.stage(slot, stage)`.
+
+Work that must wrap a whole turn (timing, a log context, catching what a stage raised) is a
+wrapper: `async def wrapper(turn: Turn, run: Next) -> None` that awaits `run()` once,
+registered with `EngineBuilder.around(wrapper)`. Stages are not nested in each other: a turn
+suspended on the database resumes one frame, not one per stage.
 """
 
 from __future__ import annotations
@@ -39,22 +43,30 @@ from dialogs import App, Outcome
 from dialogs.prompts import Prompt
 from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, reachable
 
-__all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "answer_of"]
+__all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "Wrapper", "answer_of"]
 
 
 class Next(Protocol):
-    """Runs the rest of the pipeline (what a stage awaits to let later stages run)."""
+    """Runs the turn's stages (what a wrapper awaits)."""
 
     def __call__(self) -> Awaitable[None]:
-        """Run the later stages."""
+        """Run the stages."""
         ...
 
 
 class Stage(Protocol):
-    """One step of a turn: `async def stage(turn, next)`; see the module docstring."""
+    """One step of a turn: `async def stage(turn)`; see the module docstring."""
 
-    def __call__(self, turn: Turn, next: Next, /) -> Awaitable[None]:
-        """Do this stage's work on `turn`, awaiting `next()` to run the rest."""
+    def __call__(self, turn: Turn, /) -> Awaitable[None]:
+        """Do this stage's work on `turn`."""
+        ...
+
+
+class Wrapper(Protocol):
+    """Wraps a whole turn: `async def wrapper(turn, run)` awaits `run()` once."""
+
+    def __call__(self, turn: Turn, run: Next, /) -> Awaitable[None]:
+        """Do what comes before and after the turn's stages, awaiting `run()` for them."""
         ...
 
 
@@ -182,25 +194,34 @@ class Turn:
 
 
 class Pipeline:
-    """The stages of a turn, in slot order; built once (see `bot.engine.builder`)."""
+    """The stages of a turn, in slot order, and the wrappers around them; built once (see
+    `bot.engine.builder`)."""
 
-    def __init__(self, stages: Sequence[tuple[Slot, Stage]]) -> None:
+    def __init__(
+        self, stages: Sequence[tuple[Slot, Stage]], wrappers: Sequence[Wrapper] = ()
+    ) -> None:
         ordered = sorted(enumerate(stages), key=lambda item: (item[1][0], item[0]))
         self._stages: tuple[Stage, ...] = tuple(stage for _, (_, stage) in ordered)
+        self._wrappers = tuple(wrappers)
         self.names: tuple[str, ...] = tuple(
             f"{slot.name.lower()}: {_name(stage)}" for _, (slot, stage) in ordered
         )
         """The stages in the order they run, as "slot: name" (for docs and tests)."""
 
     async def run(self, turn: Turn) -> None:
-        """Run every stage on `turn`."""
-        stages = self._stages
+        """Run every stage on `turn`, inside the wrappers (the first registered outermost)."""
+        if not self._wrappers:
+            for stage in self._stages:
+                await stage(turn)
+            return
+        await self._wrapped(turn, 0)
 
-        async def step(index: int) -> None:
-            if index < len(stages):
-                await stages[index](turn, lambda: step(index + 1))
-
-        await step(0)
+    async def _wrapped(self, turn: Turn, index: int) -> None:
+        if index == len(self._wrappers):
+            for stage in self._stages:
+                await stage(turn)
+            return
+        await self._wrappers[index](turn, lambda: self._wrapped(turn, index + 1))
 
 
 def _name(stage: Stage) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
-from bot.engine.pipeline import Next, Pipeline, StatusChanged, Turn, answer_of
+from bot.engine.pipeline import Pipeline, StatusChanged, Turn, answer_of
 from bot.engine.signals import Signals, TurnCommitted
 from bot.engine.states import CustomerStates
 from dialogs import App, run_turn
@@ -43,13 +43,12 @@ class CoreStages:
         """The time a turn's flows are run at (journaled with each question, see
         `dialogs.runtime`); tests set a later one instead of sleeping."""
 
-    async def identify(self, turn: Turn, next: Next) -> None:
+    async def identify(self, turn: Turn) -> None:
         """The customer's state and the identity's flags, before anything else."""
         turn.flags = await self._states.flags(turn.row.identity_id)
         turn.state = await self._states.state(turn.customer_id)
-        await next()
 
-    async def control(self, turn: Turn, next: Next) -> None:
+    async def control(self, turn: Turn) -> None:
         """Opt-out and opt-in (the platform already answered the customer; we record and
         honour it) and edits (recorded for people to read; flows never re-run on an edit)."""
         inbound = turn.inbound
@@ -62,9 +61,8 @@ class CoreStages:
             turn.flows = False
         elif inbound.edited:
             turn.flows = False
-        await next()
 
-    async def replay(self, turn: Turn, next: Next) -> None:
+    async def replay(self, turn: Turn) -> None:
         """Run the flows: interruptions, triggers, then the active flow, replayed."""
         if turn.flows:
             outcome = await run_turn(
@@ -77,13 +75,11 @@ class CoreStages:
             )
             turn.outcome = outcome
             turn.replies.extend(outcome.replies)
-        await next()
 
-    async def commit(self, turn: Turn, next: Next) -> None:
+    async def commit(self, turn: Turn) -> None:
         """Write the turn in one transaction (unless a stage before already did)."""
         if turn.outbox is None:
             turn.outbox = await self._store.commit_turn(turn.write())
-        await next()
 
 
 class TurnRunner:

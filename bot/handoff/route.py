@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.engine.pipeline import Next, StatusChanged, Turn
+from bot.engine.pipeline import StatusChanged, Turn
 from bot.handoff.summary import summarize
 from storage import GuardedTurn, HandoffOpening
 from storage.vocabulary import OPEN, ConversationStatus, HandoffStatus
@@ -34,12 +34,11 @@ class HandoffRoute:
     def __init__(self, handoffs: Handoffs) -> None:
         self._handoffs = handoffs
 
-    async def __call__(self, turn: Turn, next: Next) -> None:
+    async def __call__(self, turn: Turn) -> None:
         """Commit a turn that involves people, guarded by the status it was routed on."""
         outcome = turn.outcome
         before, after = turn.before, turn.after
         if outcome is None or turn.outbox is not None or not involves_people(before, after):
-            await next()
             return
         handoffs = self._handoffs
         opening = None
@@ -75,4 +74,3 @@ class HandoffRoute:
         if result is None:
             raise StatusChanged
         turn.outbox = result[0]
-        await next()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.engine.pipeline import Next, Turn
+from bot.engine.pipeline import Turn
 from bot.linking import texts
 from dialogs.builtin.link_channels import LINK_CODE
 from dialogs.prompts import Prompt
@@ -26,7 +26,7 @@ class LinkIntercept:
     def __init__(self, linking: Linking) -> None:
         self._linking = linking
 
-    async def __call__(self, turn: Turn, next: Next) -> None:
+    async def __call__(self, turn: Turn) -> None:
         """Answer a message about linking; otherwise let the flows have it."""
         if turn.flows and turn.inbound.control is None:
             answer = await self._answer(turn)
@@ -34,7 +34,6 @@ class LinkIntercept:
                 turn.flows = False
                 turn.replies.extend(answer)
                 turn.replies.extend(self._linking.continue_prompts(turn.state))
-        await next()
 
     async def _answer(self, turn: Turn) -> list[Prompt] | None:
         linking = self._linking
@@ -84,7 +83,7 @@ class SwitchNotice:
     def __init__(self, linking: Linking) -> None:
         self._linking = linking
 
-    async def __call__(self, turn: Turn, next: Next) -> None:
+    async def __call__(self, turn: Turn) -> None:
         """Acknowledge a switch; fill in linking codes the flows asked for."""
         if turn.outcome is not None:
             linking = self._linking
@@ -97,4 +96,3 @@ class SwitchNotice:
                     turn.replies[index] = await linking.code_prompt(
                         turn.customer_id, turn.row.identity_id
                     )
-        await next()

@@ -52,20 +52,22 @@ async def settled(baton: Running) -> None:
 
 
 class HeldCommits:
-    """A feature whose stage pauses the turns that involve people just before they commit,
-    so a test can make an agent act in between (the race a customer message and an agent's
-    click can have). It runs in the `compose` slot, after the flows and before the handoff's
-    guarded commit, once `armed`; `results` has each held turn's outbox rows, or None where
-    the commit lost to a change of status."""
+    """A feature that pauses the turns that involve people just before they commit, so a
+    test can make an agent act in between (the race a customer message and an agent's click
+    can have). Its stage runs in the `compose` slot, after the flows and before the
+    handoff's guarded commit, once `armed`; its wrapper records each held turn's outbox rows
+    in `results`, or None where the commit lost to a change of status."""
 
     def __init__(self) -> None:
         self.armed = False
         self.reached = asyncio.Event()
         self.release = asyncio.Event()
         self.results: list[list[OutboxRow] | None] = []
+        self._holding = False
 
     def install(self, builder: EngineBuilder) -> None:
         builder.stage(Slot.COMPOSE, self.hold)
+        builder.around(self.record)
 
     async def start(self, engine: Engine) -> None:
         pass
@@ -73,19 +75,24 @@ class HeldCommits:
     async def stop(self) -> None:
         pass
 
-    async def hold(self, turn: Turn, next: Next) -> None:
+    async def hold(self, turn: Turn) -> None:
         if not self.armed or turn.outcome is None or not involves_people(turn.before, turn.after):
-            await next()
             return
+        self._holding = True
         if not self.results:  # hold only the first attempt
             self.reached.set()
             await self.release.wait()
+
+    async def record(self, turn: Turn, run: Next) -> None:
+        self._holding = False
         try:
-            await next()
+            await run()
         except StatusChanged:
-            self.results.append(None)
+            if self._holding:
+                self.results.append(None)
             raise
-        self.results.append(turn.outbox)
+        if self._holding:
+            self.results.append(turn.outbox)
 
 
 class Browser:

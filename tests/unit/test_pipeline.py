@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from adapters.base import Inbound
-from bot.engine.pipeline import Next, Pipeline, Slot, Stage, Turn
+from bot.engine.pipeline import Next, Pipeline, Slot, Stage, Turn, Wrapper
 from bot.engine.signals import Signals, StrayRows, TurnCommitted
 from bot.handoff import involves_people
 from bot.linking import channel_name
@@ -22,12 +22,9 @@ def _turn() -> Turn:
     return Turn(Accepted(1, 1, 1, inbound.to_json()), inbound, App())
 
 
-def _recording(log: list[str], name: str, *, stop: bool = False) -> Stage:
-    async def stage(turn: Turn, next: Next) -> None:
+def _recording(log: list[str], name: str) -> Stage:
+    async def stage(turn: Turn) -> None:
         log.append(name)
-        if not stop:
-            await next()
-            log.append(f"after {name}")
 
     stage.__name__ = name
     return stage
@@ -45,15 +42,7 @@ async def test_stages_run_in_slot_order_then_registration_order() -> None:
         ]
     )
     await pipeline.run(_turn())
-    assert log[:5] == ["identify", "link", "consent", "route", "commit"]
-    # work after `await next()` runs once the later stages are done, innermost first
-    assert log[5:] == [
-        "after commit",
-        "after route",
-        "after consent",
-        "after link",
-        "after identify",
-    ]
+    assert log == ["identify", "link", "consent", "route", "commit"]
     assert [name.split(": ")[0] for name in pipeline.names] == [
         "identify",
         "intercept",
@@ -63,26 +52,47 @@ async def test_stages_run_in_slot_order_then_registration_order() -> None:
     ]
 
 
-async def test_a_stage_that_does_not_call_next_ends_the_turn() -> None:
+async def test_wrappers_surround_the_stages_first_registered_outermost() -> None:
     log: list[str] = []
+
+    def wrapper(name: str) -> Wrapper:
+        async def wrap(turn: Turn, run: Next) -> None:
+            log.append(f"before {name}")
+            await run()
+            log.append(f"after {name}")
+
+        return wrap
+
     pipeline = Pipeline(
-        [
-            (Slot.IDENTIFY, _recording(log, "identify")),
-            (Slot.CONTROL, _recording(log, "control", stop=True)),
-            (Slot.COMMIT, _recording(log, "commit")),
-        ]
+        [(Slot.REPLAY, _recording(log, "replay"))], [wrapper("timing"), wrapper("log context")]
     )
     await pipeline.run(_turn())
-    assert log == ["identify", "control", "after identify"]
+    assert log == [
+        "before timing",
+        "before log context",
+        "replay",
+        "after log context",
+        "after timing",
+    ]
 
 
-async def test_an_error_in_a_stage_reaches_the_caller() -> None:
-    async def broken(turn: Turn, next: Next) -> None:
+async def test_an_error_in_a_stage_reaches_the_wrappers_and_the_caller() -> None:
+    seen: list[str] = []
+
+    async def broken(turn: Turn) -> None:
         raise ValueError("broken stage")
 
-    pipeline = Pipeline([(Slot.REPLAY, broken)])
+    async def watch(turn: Turn, run: Next) -> None:
+        try:
+            await run()
+        except ValueError as exc:
+            seen.append(str(exc))
+            raise
+
+    pipeline = Pipeline([(Slot.REPLAY, broken)], [watch])
     with pytest.raises(ValueError, match="broken stage"):
         await pipeline.run(_turn())
+    assert seen == ["broken stage"]
 
 
 async def test_listeners_run_in_order_and_a_failing_one_does_not_stop_the_rest(
