@@ -21,7 +21,7 @@ Run one standalone with `python -m adapters.emulators telegram|twilio|slack --po
 
 from __future__ import annotations
 
-from adapters.emulators._recorder import Call, Emulator, WebhookResult
+from adapters.emulators._recorder import Call, Emulator, WebhookResult, post_webhook
 from adapters.emulators.customer import Button, CustomerView, Shown, numbered_options
 from adapters.emulators.slack import (
     SlackEmulator,
@@ -61,6 +61,7 @@ __all__ = [
     "event_payload",
     "new_sid",
     "numbered_options",
+    "post_webhook",
     "signed_headers",
     "sms_params",
     "update_payload",

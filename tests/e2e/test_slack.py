@@ -23,9 +23,9 @@ from adapters.emulators import (
     WebhookResult,
     block_actions_payload,
     event_payload,
+    post_webhook,
     signed_headers,
 )
-from adapters.emulators._recorder import post_webhook
 from adapters.errors import AdapterError
 from adapters.slack import SlackAdapter
 from bot.demo import app

@@ -18,8 +18,13 @@ import pytest
 from aiohttp import ClientSession
 
 from adapters.base import Address, Rendered
-from adapters.emulators import TelegramEmulator, update_payload, user_payload
-from adapters.emulators._recorder import WebhookResult, post_webhook
+from adapters.emulators import (
+    TelegramEmulator,
+    WebhookResult,
+    post_webhook,
+    update_payload,
+    user_payload,
+)
 from adapters.errors import AdapterError, RateLimited, SendError, Unreachable
 from adapters.telegram import PATH, TelegramAdapter
 from bot.demo import app

@@ -22,8 +22,14 @@ from aiohttp import ClientSession
 from twilio.request_validator import RequestValidator
 
 from adapters.base import Address, Prompt
-from adapters.emulators import Call, TwilioEmulator, WebhookResult, new_sid, sms_params
-from adapters.emulators._recorder import post_webhook
+from adapters.emulators import (
+    Call,
+    TwilioEmulator,
+    WebhookResult,
+    new_sid,
+    post_webhook,
+    sms_params,
+)
 from adapters.errors import AdapterError, RateLimited, SendError, Unreachable
 from adapters.twilio import SMS_PATH, STATUS_PATH, TwilioAdapter
 from bot.demo import app
