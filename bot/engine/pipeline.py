@@ -126,6 +126,14 @@ class Turn:
     """Flags to set on the inbound identity with this turn (opt-out, opt-in)."""
     outbox: list[OutboxRow] | None = None
     """The replies' outbox rows once committed; None until the turn is committed."""
+    _answer: dict[str, Any] | None = None
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """What a flow sees of the message (`answer_of`), made once per turn."""
+        if self._answer is None:
+            self._answer = answer_of(self.inbound)
+        return self._answer
 
     @property
     def customer_id(self) -> int:
@@ -165,9 +173,7 @@ class Turn:
         """Everything this turn changes, for one transaction."""
         inbound = self.inbound
         state = self.state
-        payload = answer_of(inbound)
-        if inbound.edited:
-            payload["edited"] = True
+        payload = {**self.answer, "edited": True} if inbound.edited else self.answer
         write = TurnWrite(
             inbox_id=self.row.inbox_id,
             customer_id=self.row.customer_id,

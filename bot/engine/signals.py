@@ -147,9 +147,7 @@ class Signals:
             try:
                 listener(signal)
             except Exception as exc:
-                log.exception("a listener of %s failed", type(signal).__name__)
-                if required and failed is None:
-                    failed = exc
+                failed = _noted(signal, exc, required, failed)
         if failed is not None:
             raise failed
 
@@ -164,8 +162,14 @@ class Signals:
             try:
                 await listener(signal)
             except Exception as exc:
-                log.exception("a listener of %s failed", type(signal).__name__)
-                if required and failed is None:
-                    failed = exc
+                failed = _noted(signal, exc, required, failed)
         if failed is not None:
             raise failed
+
+
+def _noted(
+    signal: object, exc: BaseException, required: bool, failed: BaseException | None
+) -> BaseException | None:
+    # Log a listener's error; the first error of a required listener is raised at the end.
+    log.error("a listener of %s failed", type(signal).__name__, exc_info=exc)
+    return exc if required and failed is None else failed

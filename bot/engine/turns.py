@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from adapters.base import Inbound
 from bot.engine.outbox import Outbox
-from bot.engine.pipeline import Pipeline, StatusChanged, Turn, answer_of
+from bot.engine.pipeline import Pipeline, StatusChanged, Turn
 from bot.engine.signals import Signals, TurnCommitted
 from bot.engine.states import CustomerStates
 from dialogs import App, run_turn
@@ -68,7 +68,7 @@ class CoreStages:
             outcome = await run_turn(
                 turn.app,
                 turn.state,
-                answer_of(turn.inbound),
+                turn.answer,
                 channel=turn.inbound.channel,
                 now=self.clock(),
                 question_expiry_hours=self.question_expiry_hours,
