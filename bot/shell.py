@@ -100,7 +100,10 @@ async def _local(
             await engine.receive([Inbound("shell", uuid.uuid4().hex, identity, text=line)])
             try:
                 # The turn committed and its replies sent (or a retry scheduled).
-                await asyncio.wait_for(engine.idle(), 30.0)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a Ctrl-C
+                # (the cancellation) that arrives as the engine turns idle.
+                async with asyncio.timeout(30.0):
+                    await engine.idle()
             except TimeoutError:
                 terminal.say("(the bot is still working; its replies will follow)")
             show_new()

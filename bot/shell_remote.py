@@ -98,7 +98,9 @@ async def _replies_of_the_turn(arrived: asyncio.Event) -> None:
     wait = _FIRST_REPLY
     while True:
         try:
-            await asyncio.wait_for(arrived.wait(), wait)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a Ctrl-C.
+            async with asyncio.timeout(wait):
+                await arrived.wait()
         except TimeoutError:
             return
         arrived.clear()
