@@ -19,6 +19,7 @@ __all__ = [
     "AgentSession",
     "ApiToken",
     "CannedReply",
+    "ConsentRecord",
     "Conversation",
     "Customer",
     "FlowRun",
@@ -423,4 +424,28 @@ class MergeLog(SQLModel, table=True):
     """"contact_share", "code", "deep_link", "phone_proof" or "admin"."""
     actor: str | None = Field(default=None, max_length=64)
     moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    created_at: float
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Append-only: a customer's answer to "may we ... for this purpose?", or its withdrawal.
+
+    The newest row per (customer, purpose) is the consent in force. `text` is the exact
+    question the customer saw (with its reason), so the record shows what was agreed to.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer", "customer_id", "purpose", "id"),)
+    id: int | None = _pk()
+    customer_id: int = _fk("customers.id")
+    purpose: str = Field(max_length=32)
+    granted: bool
+    channel: str | None = Field(default=None, max_length=32)
+    """The channel the answer came on (None: given by an admin or the API)."""
+    source: str = Field(max_length=16)
+    """"customer" (answered in a conversation), "console", "api" or "import"."""
+    actor: str | None = Field(default=None, max_length=64)
+    """Who recorded it when not the customer: an agent's login or an API token's name."""
+    text: str = Field(default="", sa_column=Column(SafeText, nullable=False))
+    """What the customer was shown (question and reason), or the withdrawal message."""
     created_at: float
