@@ -1,5 +1,5 @@
-"""The guides' code (docs/guides/*.md and README.md include it from here and from examples/):
-each test is what a page shows, run on Telegram, SMS and Slack through the emulators."""
+"""The guides' code (docs/guides/*.md include it from here and from examples/): each
+test is what a page shows, run on Telegram, SMS and Slack through the emulators."""
 
 from __future__ import annotations
 
