@@ -42,10 +42,11 @@ def settings_page() -> str:
         "it in the environment or .env`. `baton new` writes every setting, commented out, to "
         "`.env.example`.\n\n",
         "A channel is on when its credentials are set.\n\n",
-        "| Variable | Default |\n|---|---|\n",
+        "| Variable | Default | What it is |\n|---|---|---|\n",
     ]
     for name, field in Settings.model_fields.items():
-        out.append(f"| [`BATON_{name.upper()}`](#baton_{name}) | {_default(field)} |\n")
+        first = _first_sentence(docs.get(name, "")).replace("|", "\\|")
+        out.append(f"| [`BATON_{name.upper()}`](#baton_{name}) | {_default(field)} | {first} |\n")
     for name, field in Settings.model_fields.items():
         out.append(f"\n## `BATON_{name.upper()}` {{#baton_{name}}}\n\n")
         text = docs.get(name, "").replace("\n", " ")
@@ -57,6 +58,12 @@ def settings_page() -> str:
         if limits:
             out.append(f"- Allowed: {limits}\n")
     return "".join(out)
+
+
+def _first_sentence(text: str) -> str:
+    flat = " ".join(text.split())
+    end = flat.replace("e.g. ", "e.g._").replace("i.e. ", "i.e._").find(". ")
+    return flat if end < 0 else flat[: end + 1]
 
 
 def _default(field: Any) -> str:

@@ -101,3 +101,9 @@ def test_the_tutorial_starts_from_what_baton_new_writes(tmp_path: Path) -> None:
         written
     )
     assert 'app = App(flows=[where_is_my_order], start=greeting, name="shop")' in written
+    # The test the tutorial shows as "the test `baton new` wrote" is in the written file.
+    shown = re.search(
+        r"\[start:order\]\n(.*?)\n\n# --8<-- \[end:order\]", Path(__file__).read_text(), re.S
+    )
+    assert shown is not None
+    assert shown.group(1) in (tmp_path / "shop" / "test_flows.py").read_text()
