@@ -29,7 +29,9 @@ def on_config(config: Any) -> Any:
         from griffe import DocstringSectionKind
         from griffe._internal.docstrings import google
     except ImportError as exc:
-        raise PluginError(f"griffe changed its docstring parser ({exc}); see docs/hooks.py")
+        raise PluginError(
+            f"griffe changed its docstring parser ({exc}); see docs/hooks.py"
+        ) from exc
     sections = getattr(google, "_section_kind", None)
     if not isinstance(sections, dict) or "examples" not in sections:
         raise PluginError("griffe changed its Google section table; see docs/hooks.py")
