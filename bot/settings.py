@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     (`bot.gc_tuning`): full garbage collections otherwise paused every reply in flight."""
     send_processes: int = Field(0, ge=0, le=16)
     """Child processes that make the platform calls of replies (Telegram, SMS, Slack); 0 sends
-    from the server process. Busy deployments use a second core this way."""
+    from the server process. Busy deployments use a second core this way. A child that dies is
+    replaced; its sends in flight are retried."""
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     """The event loop of the server and its send processes (`bot.event_loop`): auto takes
     uvloop where it is installed."""

@@ -24,6 +24,9 @@ def test_the_two_commands_are_there_as_ci_runs_them() -> None:
     text = README.read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
     assert blocks[:2] == [RUN + "\n", TEST + "\n"]
+    home = (ROOT / "docs" / "index.md").read_text()  # the docs' home page shows them too
+    assert RUN in home
+    assert TEST in home
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install --quiet -e '.[dev]'" in ci
     assert "python -m pytest" in ci
