@@ -23,15 +23,44 @@ def _parser() -> argparse.ArgumentParser:
         prog="baton", description="Customer conversations across channels, one memory."
     )
     sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="serve webhooks, /chat and the engine (default)")
+    run = sub.add_parser(
+        "run",
+        help="serve webhooks, /chat and the engine (default)",
+        description="Serve the webhooks, the web chat at /chat, the console at /console and "
+        "the engine (`python -m bot` is the same). Without a target it runs BATON_APP, else "
+        'the bot named in ./pyproject.toml ([tool.baton] app = "flows:app"), else the demo '
+        "bot; your module is imported from the current folder. With no platform credentials "
+        "it also serves the sandbox at /sandbox. It prints where to go once everything is up; "
+        "Ctrl-C or SIGTERM stops it gracefully.",
+    )
     run.add_argument("target", nargs="?", help="your app as package.module:app (default: demo)")
     run.add_argument("--host", help="listen address (BATON_HOST)")
     run.add_argument("--port", type=int, help="listen port (BATON_PORT)")
-    shell = sub.add_parser("shell", help="chat with the bot in this terminal")
+    shell = sub.add_parser(
+        "shell",
+        help="chat with the bot in this terminal",
+        description="Chat with the bot in this terminal through the same engine and "
+        "database; it shows the open question when you come back. When `baton run` already "
+        "serves the database, the shell joins that server as the web chat customer "
+        "shell-NAME, so agents' replies from the console reach it; otherwise it runs its own "
+        "engine. Ctrl-D, Ctrl-C or /quit leaves.",
+    )
     shell.add_argument("target", nargs="?", help="your app as package.module:app")
     shell.add_argument("--user", help="who you are to the bot (default: your login name)")
-    sub.add_parser("migrate", help="create or upgrade the database schema")
-    new = sub.add_parser("new", help="make a folder with a small bot, its tests and settings")
+    sub.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Create or upgrade the database schema at BATON_DATABASE_URL (Alembic). "
+        "Baton refuses to start on a schema older than its code and says to run this.",
+    )
+    new = sub.add_parser(
+        "new",
+        help="make a folder with a small bot, its tests and settings",
+        description="Make the folder NAME with a small real bot (flows.py), its tests "
+        "(test_flows.py), pyproject.toml (so baton run, baton shell and pytest there use it), "
+        ".env.example (every setting, commented out), a README.md and a .gitignore. Refuses a "
+        "folder that exists and is not empty, and a name that is not a Python module name.",
+    )
     new.add_argument("name", help="the project's name, a Python module name (e.g. shop)")
     from bot.console.commands import add_agent_parser
 

@@ -22,37 +22,60 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./baton.db"
+    """The database: SQLite (`sqlite+aiosqlite:///./baton.db`) for one process, or PostgreSQL
+    (`postgresql+asyncpg://user@host/db`) for several."""
     host: str = "127.0.0.1"
+    """Where `baton run` listens (also `--host`)."""
     port: int = Field(8080, ge=0, le=65535)
+    """The port `baton run` listens on (also `--port`)."""
     public_url: str | None = None
     """The https URL the platforms reach this server at (webhooks, Twilio signatures)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """How much Baton logs."""
 
     telegram_token: str | None = None
+    """The Telegram bot token from @BotFather; Telegram is on when it is set."""
     telegram_secret: str | None = None
+    """The secret Telegram sends with each webhook (X-Telegram-Bot-Api-Secret-Token); required
+    in webhook mode. 1-256 characters of A-Z a-z 0-9 _ -."""
     telegram_api_base: str | None = None
+    """Another Bot API server (the emulator in tests); unset: Telegram's own."""
     telegram_mode: Literal["webhook", "polling"] = "webhook"
+    """webhook (Telegram posts to BATON_PUBLIC_URL/webhooks/telegram), or polling for local
+    development without a public URL."""
 
     twilio_account_sid: str | None = None
+    """The Twilio account SID; SMS is on when the SID, the auth token and the number are set."""
     twilio_auth_token: str | None = None
+    """The Twilio auth token: it signs the webhooks (X-Twilio-Signature) and the API calls."""
     twilio_from: str | None = None
+    """The Twilio number replies are sent from, in E.164 (e.g. +15005550006)."""
     twilio_api_base: str | None = None
+    """Another Twilio API server (the emulator in tests); unset: Twilio's own."""
 
     slack_bot_token: str | None = None
+    """The Slack bot token (xoxb-...); Slack is on when it and the signing secret are set."""
     slack_signing_secret: str | None = None
+    """The Slack app's signing secret: it verifies the v0 signature of each request."""
     slack_api_base: str | None = None
+    """Another Slack Web API server (the emulator in tests); unset: Slack's own."""
 
     sandbox: bool | None = None
     """Serve /sandbox; by default on when no platform credentials are set."""
     outbox_max_attempts: int = Field(8, ge=1, le=100)
+    """Tries per reply before it is recorded as failed."""
     outbox_base_delay: float = Field(1.0, gt=0, le=3600)
+    """Seconds before the first retry of a reply; each further retry waits twice as long (with
+    jitter). A platform's retry-after wins."""
     outbox_max_delay: float = Field(600.0, gt=0, le=86400)
+    """The longest wait between two tries of a reply, in seconds."""
     gc_freeze: bool = True
     """After start-up, freeze the objects start-up made and collect young objects less often
     (`bot.gc_tuning`): full garbage collections otherwise paused every reply in flight."""
     send_processes: int = Field(0, ge=0, le=16)
     """Child processes that make the platform calls of replies (Telegram, SMS, Slack); 0 sends
-    from the server process. Busy deployments use a second core this way."""
+    from the server process. Busy deployments use a second core this way. A child that dies is
+    replaced; its sends in flight are retried."""
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     """The event loop of the server and its send processes (`bot.event_loop`): auto takes
     uvloop where it is installed."""

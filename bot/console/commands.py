@@ -31,9 +31,18 @@ def _err(text: str) -> None:
 
 def add_agent_parser(subparsers: Any) -> None:
     """Add `baton agent ...` to the CLI's subcommands."""
-    agent = subparsers.add_parser("agent", help="manage the people who use the console")
+    agent = subparsers.add_parser(
+        "agent",
+        help="manage the people who use the console",
+        description="Manage the people who use the console.",
+    )
     commands = agent.add_subparsers(dest="agent_command", required=True)
-    add = commands.add_parser("add", help="create a console account")
+    add = commands.add_parser(
+        "add",
+        help="create a console account",
+        description="Create an account for the console at /console. The password is asked "
+        "(twice), or generated and shown once.",
+    )
     add.add_argument("email", help="their email; they log in with it")
     add.add_argument("--name", required=True, help="the name customers and colleagues see")
     add.add_argument(

@@ -13,12 +13,12 @@ import textwrap
 
 from bot.settings import Settings
 
-__all__ = ["env_example"]
+__all__ = ["env_example", "field_docs"]
 
 
 def env_example() -> str:
     """The text of `.env.example`."""
-    docs = _field_docs()
+    docs = field_docs()
     lines = [
         "# Baton's settings. Copy this file to .env and uncomment what you need;",
         "# the environment wins over .env. A channel is on when its credentials are set.",
@@ -38,7 +38,8 @@ def env_example() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _field_docs() -> dict[str, str]:
+def field_docs() -> dict[str, str]:
+    """The docstring under each field of `Settings`, by field name."""
     # The docstring written under a field, as pydantic's `use_attribute_docstrings` reads it.
     tree = ast.parse(textwrap.dedent(inspect.getsource(Settings)))
     body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []

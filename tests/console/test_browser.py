@@ -5,7 +5,7 @@ An agent logs in, sees the waiting customer (whose Telegram name is an HTML inje
 attempt), claims the conversation, reads the history across Telegram and SMS, replies (the
 reply reaches the SMS emulator, with its delivery status shown), sees a new customer message
 (a `<script>`) appear live, and resolves. Nothing the customer wrote runs or becomes an
-element. A screenshot of the console is saved in test-output/console.png.
+element. A screenshot of the console is saved as console.png (`tests.support.screenshots`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, update
@@ -29,6 +28,7 @@ from bot.demo import app
 from storage.tables import metadata
 from tests.console.support import PASSWORD, TEXTS, add_agent, handoffs_of
 from tests.support.baton import Running, running_baton
+from tests.support.screenshots import save_screenshot
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -48,7 +48,6 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "console.png"
 TOKEN = "123456:TEST-token"
 SECRET = "hook-secret_42"
 TELEGRAM_USER = 4242
@@ -236,8 +235,7 @@ async def test_an_agent_takes_a_customer_from_the_queue_to_resolved(database_url
                 assert scripts == [baton.url("/console/static/console.js")]
                 assert await page.evaluate("window.__pwned === undefined")
                 assert dialogs == []
-                SCREENSHOT.parent.mkdir(exist_ok=True)
-                await page.screenshot(path=str(SCREENSHOT))
+                await save_screenshot(page, "console.png")
 
                 # Resolve: the customer is told on the channel they last wrote from.
                 await page.click("#act-resolve")

@@ -1,97 +1,79 @@
-"""The README's examples run as written: the flow, its test script, and the first bot."""
+"""The README as a visitor reads it: its two commands, its flow (the file examples/readme.py,
+run here on every channel), its pictures (made by the browser tests) and its links into the
+docs site all hold."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.baton import running_baton
-from tests.support.command import BATON, user_env
-from tests.support.webchat import WebChat
+from bot.testing import chat_on
+from examples.readme import app
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+RUN = "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && baton run"
+TEST = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && python -m pytest"
+)
 
 
-@pytest.fixture
-def mybot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def test_the_two_commands_are_there_as_ci_runs_them() -> None:
+    text = README.read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    assert blocks[:2] == [RUN + "\n", TEST + "\n"]
+    home = (ROOT / "docs" / "index.md").read_text()  # the docs' home page shows them too
+    assert RUN in home
+    assert TEST in home
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install --quiet -e '.[dev]'" in ci
+    assert "python -m pytest" in ci
+
+
+def test_the_readme_flow_is_examples_readme_py() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    source = next(b for b in blocks if b.startswith("# mybot.py"))
-    (tmp_path / "readme_mybot.py").write_text(source)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module("readme_mybot")
-    yield module
-    sys.modules.pop("readme_mybot", None)
+    assert blocks == [(ROOT / "examples" / "readme.py").read_text()]
+    assert len(blocks[0].splitlines()) <= 16
 
 
-async def test_the_readme_flow_runs_as_written(mybot: object, sqlite_url: str) -> None:
-    app = getattr(mybot, "app")  # noqa: B009 - a module loaded at run time
-    async with running_baton(sqlite_url, app) as baton:
-        chat = WebChat(baton.engine, baton.web)
+@pytest.mark.parametrize("channel", ["telegram", "twilio", "slack"])
+async def test_the_readme_flow_books_and_hands_a_large_table_to_a_person(
+    tmp_path: Path, channel: str
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}"
+    async with chat_on(channel, app, database_url=url) as chat:
         await chat.send("I'd like to book a table")
         await chat.expect("Who is the booking for?")
         await chat.send("Ada")
         await chat.expect("How many seats, Ada?")
-        await chat.send("12")
-        await chat.expect("You can book 1 to 8 seats. How many would you like?")
+        await chat.send("four")
+        await chat.expect("Please answer with a whole number, like 3.")
         await chat.send("4")
-        await chat.expect("Where should we send the confirmation?")
-        await chat.send("ada@example.com")
+        await chat.expect("Lunch or dinner?", choices=["Lunch", "Dinner"])
+        await chat.choose("Dinner")
+        await chat.expect("Booked: 4 seats for dinner, Ada.")
+        await chat.send("book a table")
+        await chat.expect("How many seats, Ada?")  # the name is remembered
+        await chat.send("12")
         await chat.expect("Lunch or dinner?")
-        await chat.send("2")
-        await chat.expect("Booked 4 seats for dinner, reference BK-1042.")
+        await chat.choose("Lunch")
+        conversation = await chat.conversation()
+    assert conversation.status == "waiting"
+    assert conversation.handoff_reason == "12 seats for Lunch"
 
 
-@pytest.mark.parametrize("channel", ["telegram", "twilio", "slack"])
-async def test_the_readme_chat_script_runs_on_every_channel(
-    mybot: object, tmp_path: Path, channel: str
-) -> None:
-    from bot.testing import chat_on
-
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    script = next(b for b in blocks if b.startswith("# test_mybot.py"))
-    namespace: dict[str, object] = {}
-    exec(compile(script, "README test_mybot.py", "exec"), namespace)
-    test = namespace["test_a_large_booking_goes_to_a_person"]
-    assert callable(test)
-    app = getattr(mybot, "app")  # noqa: B009 - a module loaded at run time
-    url = f"sqlite+aiosqlite:///{tmp_path / 'readme.db'}"
-    async with chat_on(channel, app, database_url=url) as chat:
-        await test(chat)
-
-
-def _first_bot_block(name: str) -> str:
-    section = README.read_text().split("## Your first bot in five minutes", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    blocks: list[str] = re.findall(r"```python\n(.*?)```", section, re.S)
-    return next(b for b in blocks if b.startswith(f"# {name}\n"))
-
-
-def test_the_readme_first_bot_is_what_baton_new_writes_and_passes_as_printed(
-    tmp_path: Path,
-) -> None:
-    made = subprocess.run(
-        [BATON, "new", "shop"], cwd=tmp_path, env=user_env(), capture_output=True, check=False
-    )
-    assert made.returncode == 0, made.stderr
-    shop = tmp_path / "shop"
-    for name in ("flows.py", "test_flows.py"):
-        printed = _first_bot_block(name)
-        assert (shop / name).read_text() == printed
-        (shop / name).write_text(printed)  # run the README's text itself
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
-        cwd=shop,
-        env=user_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "6 passed" in tests.stdout
-    assert "warning" not in tests.stdout.lower()
+def test_the_readme_pictures_and_links_exist() -> None:
+    text = README.read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert "docs/images/sandbox.png" in pictures
+    assert "docs/images/console.png" in pictures
+    links = [
+        link
+        for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+        if not link.startswith(("http://", "https://"))
+    ]
+    assert any(link.startswith("docs/") for link in links)
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert missing == []

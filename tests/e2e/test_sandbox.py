@@ -28,6 +28,7 @@ from bot.channels import sandbox_wanted
 from bot.demo import app as demo
 from bot.sandbox import BOT_NUMBER, SANDBOX, Customer, Sandbox, banner, build_app, local_url
 from bot.settings import Settings
+from dialogs import App
 from storage import Store
 
 GREETING = "Hi! I'm the Baton demo bot. What can I help you with?"
@@ -85,9 +86,9 @@ async def serving(app: web.Application, sock: socket.socket) -> AsyncIterator[No
 
 @asynccontextmanager
 async def sandbox_baton(
-    database_url: str, *, tell_own_url: bool = True, **settings: Any
+    database_url: str, *, tell_own_url: bool = True, bot: App = demo, **settings: Any
 ) -> AsyncIterator[SandboxServer]:
-    """Baton with the demo bot in sandbox mode, built as `baton run` builds it (no
+    """Baton with the demo bot (or `bot`) in sandbox mode, built as `baton run` builds it (no
     credentials, so the sandbox is on), listening on a loopback port.
 
     With `tell_own_url=False` the sandbox is not told its URL (as with `baton run --port 0`)
@@ -98,7 +99,7 @@ async def sandbox_baton(
     sock = loopback_socket()
     base = local_url("127.0.0.1", sock.getsockname()[1])
     assert base is not None
-    app = await build_app(config, demo, base_url=base if tell_own_url else None)
+    app = await build_app(config, bot, base_url=base if tell_own_url else None)
     async with serving(app, sock):
         yield SandboxServer(base, app)
 

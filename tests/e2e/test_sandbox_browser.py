@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import ConsoleMessage, Error, Locator, Page, async_playwright, expect
 
 from tests.e2e.test_sandbox import CHOICES, GREETING, sandbox_baton
+from tests.support.screenshots import save_screenshot
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -24,7 +25,6 @@ ARGS = [
     "--no-first-run",
 ]
 WAIT = 15_000  # ms: the most any step may take
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "sandbox.png"
 
 pytestmark = [
     pytest.mark.browser,
@@ -89,8 +89,7 @@ async def test_a_customer_uses_the_demo_bot_on_telegram_sms_and_slack(sqlite_url
             await slack.get_by_role("button", name="Where is my order?").click()
             await expect(slack.get_by_text("What's your name?")).to_be_visible()
 
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            await save_screenshot(page, "sandbox.png", full_page=True)
 
             # Markup typed by the customer, and echoed by the bot, stays text.
             markup = "<img src=x onerror=\"document.title='owned'\">"
