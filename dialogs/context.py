@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
+from dialogs.languages import LANGUAGE_KEY, SOURCE_KEY, language_in
 from dialogs.prompts import Choice, Media, Prompt, match_choice
 
 if TYPE_CHECKING:
@@ -103,6 +104,25 @@ class Context:
     def memory(self) -> Memory:
         """What the customer told the bot before, on any channel (see `remember=`)."""
         return self._replay.memory
+
+    @property
+    def language(self) -> str:
+        """The customer's language ("en", "nl"): from the platform, from what they write, or
+        set by a flow, kept across channels. Setting it makes Baton's own texts follow.
+
+        Example:
+            >>> if ctx.language == "nl": await ctx.say("Welkom terug!")
+            >>> ctx.language = "nl"
+        """
+        return language_in(self._replay.memory.raw(), self._replay.app.languages.default)
+
+    @language.setter
+    def language(self, code: str) -> None:
+        code = str(code).strip().lower()
+        if not code:
+            raise ValueError("a language is a code such as 'en' or 'nl'")
+        self._replay.memory[LANGUAGE_KEY] = code
+        self._replay.memory[SOURCE_KEY] = "flow"
 
     @property
     def trigger(self) -> Answer:

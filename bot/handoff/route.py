@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.engine.pipeline import StatusChanged, Turn
 from bot.handoff.summary import summarize
+from dialogs.languages import language_in
 from storage import GuardedTurn, HandoffOpening
 from storage.vocabulary import OPEN, ConversationStatus, HandoffStatus
 
@@ -50,6 +51,10 @@ class HandoffRoute:
             # both hear the same place; the queue ticker tells them the right one next.
             position = await handoffs.db.queue_length() + 1
             notice, wait = handoffs.notice(position, now)
+            memory = outcome.memory if outcome.memory is not None else turn.state.memory
+            notice = turn.app.languages.translate(
+                notice, language_in(memory, turn.app.languages.default), turn.app.texts
+            )
             opening = HandoffOpening(
                 reason=outcome.handoff_reason,
                 trigger=outcome.handoff_trigger or "customer",

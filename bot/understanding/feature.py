@@ -8,6 +8,7 @@ features=[Understanding(classifier=...)])` and the default one steps aside.
 |---|---|
 | around the turn | an app's `Classifier` is asked; the intents follow its answer |
 | `intercept` | a near miss that starts nothing else gets "Did you mean ...?" |
+| `compose` | the customer's language kept; Baton's own texts sent in it |
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.engine.pipeline import Next, Slot, Turn
+from bot.understanding.languages import speak
 from bot.understanding.offer import offer_flow
 from dialogs import App, Flow, run_turn
 from dialogs.intents import (
@@ -66,7 +68,10 @@ class Understanding:
         self._expiry: float | None = None
 
     def install(self, builder: EngineBuilder) -> None:
-        """Bind the app's intents into one set; register the classifier and the offer."""
+        """Bind the app's intents into one set; register the classifier, the offer and the
+        customer's language."""
+        builder.app.languages.loaded()  # a missing or broken catalog fails at start-up
+        builder.stage(Slot.COMPOSE, speak)
         self.intents = IntentSet.of(builder.app)
         if not self.intents.intents:
             return

@@ -4,16 +4,26 @@ the right flow, a near miss gets "Did you mean ...?", and asking for a person in
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bot.testing import CHANNELS, ChatScript, chat_fixture
+from bot.testing import CHANNELS, ChatScript, chat_fixture, chat_on, chats_on
 from bot.understanding import texts
+from dialogs import App, Command, Context, flow
 from dialogs.flows import Texts
+from dialogs.languages import Languages
 from examples.understanding_shop import app
 
 on_every_channel = pytest.mark.parametrize("shop", CHANNELS, indirect=True)
+on_every_channel_sqlite = pytest.mark.parametrize("shop_sqlite", CHANNELS, indirect=True)
 shop = chat_fixture(app, name="shop")
+shop_sqlite = chat_fixture(app, name="shop_sqlite")
 TEXTS = Texts()
+NL_HUMAN_WAITING = (
+    "Ik heb een medewerker van ons team gevraagd je te helpen. Die antwoordt hier zo snel "
+    "mogelijk; je berichten tot nu toe zijn voor hen bewaard."
+)
 
 
 @on_every_channel
@@ -57,7 +67,7 @@ async def test_asking_for_a_person_in_dutch_mid_question_reaches_a_person(
     await shop.send("I want a refund")
     await shop.expect("I can help with a refund. What's your order number?")
     await shop.send("ik wil graag een medewerker")
-    await shop.expect(TEXTS.human_waiting)
+    await shop.expect(NL_HUMAN_WAITING)  # written in Dutch: answered in Dutch
     conversation = await shop.conversation()
     assert (conversation.status, conversation.handoff_reason) == (
         "waiting",
@@ -72,3 +82,72 @@ async def test_agent_please_mid_question_is_no_answer(shop: ChatScript) -> None:
     await shop.send("agent please")
     await shop.expect(TEXTS.human_waiting)
     assert (await shop.conversation()).status == "waiting"
+
+
+# --- the customer's language ---------------------------------------------------------------------
+
+NL_PICK = "Kies een van de opties."
+CODE = re.compile(r"Je koppelcode is ([\d-]+)\. .*", re.S)
+
+
+async def test_a_dutch_telegram_customer_gets_dutch_texts_on_sms_too(sqlite_url: str) -> None:
+    async with chats_on(["telegram", "twilio"], app, database_url=sqlite_url) as chats:
+        tg, sms = chats["telegram"], chats["twilio"]
+        tg.emulator.speaks(int(tg.customer), "nl")  # type: ignore[attr-defined]
+        await tg.send("refund")  # one word says no language: Telegram's setting counts
+        await tg.expect("I can help with a refund. What's your order number?")
+        await tg.send("12345678")
+        await tg.expect("Why would you like a refund?")
+        await tg.send("no idea")  # no option: the built-in re-prompt, in Dutch
+        await tg.expect(NL_PICK)
+        await tg.send("link")
+        reply = await tg.expect(CODE)
+        found = CODE.fullmatch(reply.text)
+        assert found is not None
+        await sms.send(found.group(1))
+        await sms.expect("Gekoppeld! Deze chat en je Telegram-chat zijn nu één gesprek.")
+        await sms.expect("Why would you like a refund?")
+        await sms.send("agent")
+        await sms.expect(NL_HUMAN_WAITING)
+        conversation = await sms.conversation()
+        assert conversation.memory["language"] == "nl"
+
+
+@on_every_channel_sqlite
+async def test_what_the_customer_writes_sets_the_language(shop_sqlite: ChatScript) -> None:
+    chat = shop_sqlite
+    await chat.send("waar is mijn bestelling")
+    await chat.expect("What's your order number?")  # the app's own text: not translated
+    await chat.send("help")
+    reply = await chat.next_reply()
+    assert reply.text.startswith("Hiermee kan ik je helpen.")
+    assert (await chat.conversation()).memory["language"] == "nl"
+
+
+async def test_a_flow_sets_the_language_and_it_is_kept(sqlite_url: str) -> None:
+    @flow(triggers=[Command("english")])
+    async def english(ctx: Context) -> None:
+        ctx.language = "en"
+        await ctx.say(f"Language: {ctx.language}")
+
+    bilingual = App(flows=[*app.flows, english], start=app.start)
+    async with chat_on("twilio", bilingual, database_url=sqlite_url) as chat:
+        await chat.send("/english")
+        await chat.expect("Language: en")
+        await chat.send("ik wil mijn geld terug")  # Dutch words; the flow's choice stands
+        await chat.expect("I can help with a refund. What's your order number?")
+        await chat.send("agent")
+        await chat.expect(TEXTS.human_waiting)
+
+
+async def test_an_app_s_own_texts_per_language(sqlite_url: str) -> None:
+    own = App(
+        flows=list(app.flows),
+        start=app.start,
+        languages=Languages(texts={"nl": Texts(cancelled="Gestopt. Wat nu?")}),
+    )
+    async with chat_on("slack", own, database_url=sqlite_url) as chat:
+        await chat.send("waar is mijn bestelling")
+        await chat.expect("What's your order number?")
+        await chat.send("annuleren")
+        await chat.expect("Gestopt. Wat nu?")
