@@ -23,6 +23,7 @@ from dialogs.prompts import Choice, Media, Prompt, match_choice
 if TYPE_CHECKING:
     from dialogs._replay import Replay
     from dialogs.flows import Flow
+    from dialogs.knowledge import KnowledgeBase
 
 __all__ = ["Answer", "Context", "Memory"]
 
@@ -243,6 +244,22 @@ class Context:
             >>> address = await ctx.run(ask_address)
         """
         return await self._replay.sub(sub, self)
+
+    async def answer_from(self, kb: KnowledgeBase, question: str | None = None) -> bool:
+        """Answer from a knowledge base, with its source, only on strong enough evidence;
+        otherwise offer a person or ask to rephrase. Returns whether an answer was sent.
+
+        Example:
+            >>> kb = KnowledgeBase.from_folder("help")
+            >>> await ctx.answer_from(kb, "can I pay by invoice?")
+
+        Args:
+            kb: the knowledge base (`dialogs.knowledge`).
+            question: what to answer; the message that started the flow when None.
+        """
+        from dialogs.knowledge import answer_from
+
+        return await answer_from(self, kb, question)
 
     async def handoff(self, *, reason: str) -> None:
         """Hand the conversation to a person: it waits in the queue with `reason`.

@@ -47,7 +47,7 @@ __all__ = [
 DEFAULT_THRESHOLD = 0.55
 """The confidence from which an intent starts its flow (measured: tests/benchmarks/
 understanding_eval.py)."""
-DEFAULT_NEAR = 0.4
+DEFAULT_NEAR = 0.45
 """The confidence from which a message that starts nothing gets a "Did you mean ...?"."""
 CHOICE_PREFIX = "baton:intent:"
 """Button values of "Did you mean ...?" (`Intent.choice`)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-__all__ = ["STOPWORDS", "Guess", "Matcher", "normalise", "words"]
+__all__ = ["STOPWORDS", "Evidence", "Guess", "Matcher", "normalise", "words"]
 
 _PUNCT = re.compile(r"[^\w\s]|_")
 _APOSTROPHES = re.compile(r"(\w)['\u2019](\w)")
@@ -251,3 +251,60 @@ def _same_stem(a: str, b: str) -> bool:
     while n < shorter and a[n] == b[n]:
         n += 1
     return n >= 5 and n >= 0.7 * shorter
+
+
+class Evidence:
+    """How much of a question each of some longer texts (passages) speaks of.
+
+    BM25 finds the passages sharing words or word pieces with the question; each is scored by
+    the share of the question's words it has (equal or nearly so), weighted by how rare each
+    word is among the passages. A word no passage has weighs as the rarest: "Can I pay with
+    bitcoin?" is not answered by the page about paying by invoice.
+    """
+
+    def __init__(self, passages: Mapping[str, str], *, candidates: int = 5) -> None:
+        import bm25s
+
+        self.ids = list(passages)
+        self._candidates = candidates
+        self._words = [tuple(dict.fromkeys(words(t))) for t in passages.values()]
+        frequency: Counter[str] = Counter()
+        for vocabulary in self._words:
+            frequency.update(vocabulary)
+        count = max(len(self._words), 1)
+        self._idf = {w: math.log(1 + count / n) for w, n in frequency.items()}
+        self._rarest = math.log(1 + count)
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([_pieces(list(w)) or ["~"] for w in self._words], show_progress=False)
+        self._vocab = self._bm25.vocab_dict
+
+    def _weight(self, word: str) -> float:
+        if word.isdigit():
+            return 0.0
+        if word in STOPWORDS:
+            return _STOP_WEIGHT * self._idf.get(word, 1.0)
+        return self._idf.get(word, self._rarest)
+
+    def rank(self, question: str) -> list[tuple[str, float]]:
+        """(passage id, evidence 0..1) of the likeliest passages, best first."""
+        asked = words(question)
+        query = [p for p in _pieces(asked) if p in self._vocab]
+        weights = [self._weight(w) for w in asked]
+        total = sum(weights)
+        if not query or not total:
+            return []
+        import numpy
+
+        scores = self._bm25.get_scores(query)
+        k = min(self._candidates, len(scores))
+        top = numpy.argpartition(-scores, k - 1)[:k]
+        out = []
+        for index in top:
+            if scores[index] <= 0:
+                continue
+            passage = self._words[int(index)]
+            example = _Example("", "", passage, tuple(1.0 for _ in passage), float(len(passage)))
+            per_word, _ = _cover(asked, example)
+            covered = sum(c * w for c, w in zip(per_word, weights, strict=True)) / total
+            out.append((self.ids[int(index)], round(covered, 3)))
+        return sorted(out, key=lambda item: -item[1])

@@ -1,4 +1,5 @@
-"""A shop bot that understands what customers mean: intents as triggers (English and Dutch).
+"""A shop bot that understands what customers mean: intents as triggers (English and Dutch)
+and answers from its help pages.
 
 Run it with `baton run examples.understanding_shop:app` or `baton shell
 examples.understanding_shop:app`; docs/guides/understanding.md walks through it.
@@ -6,7 +7,12 @@ examples.understanding_shop:app`; docs/guides/understanding.md walks through it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dialogs import App, Choice, Context, Intent, flow
+from dialogs.knowledge import KnowledgeBase, answers
+
+kb = KnowledgeBase.from_folder(Path(__file__).parent / "knowledge")
 
 refund_intent = Intent(
     "refund",
@@ -61,10 +67,5 @@ async def order_status(ctx: Context) -> None:
     await ctx.say(f"Order {number} left our warehouse yesterday.")
 
 
-@flow
-async def greeting(ctx: Context) -> None:
-    """What the bot says to anything else."""
-    await ctx.say("Hi! I can help with refunds and orders.")
-
-
-app = App(flows=[refund, order_status], start=greeting)
+app = App(flows=[refund, order_status], start=answers(kb))
+"""Anything no flow starts on is answered from the help pages (examples/knowledge/)."""

@@ -27,7 +27,7 @@ from dialogs.languages import BUILT_IN, DOMAIN
 
 __all__ = ["TEXT_MODULES", "messages", "messages_of", "update"]
 
-TEXT_MODULES = ("bot.linking.texts", "bot.understanding.texts")
+TEXT_MODULES = ("bot.linking.texts", "bot.understanding.texts", "dialogs.knowledge_texts")
 """The texts modules of the features whose customer texts are in the catalogs."""
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from dialogs.intents import DEFAULT_THRESHOLD, IntentSet
 from dialogs.interruptions import Interruptions
-from examples.understanding_shop import app
+from dialogs.knowledge import DEFAULT_EVIDENCE, KnowledgeBase
+from examples.understanding_shop import app, kb
 
 DATA = Path(__file__).parent / "data"
 
@@ -76,6 +77,32 @@ def intent_score(rows: list[tuple[str, str]], threshold: float) -> tuple[Score, 
         else:
             score.missed += 1
     return score, wrong
+
+
+def knowledge_score(rows: list[tuple[str, str]], threshold: float) -> tuple[str, list[str]]:
+    """One table row for the knowledge base at `threshold`, and the rows it got wrong."""
+    base = KnowledgeBase(list(kb.passages.values()), threshold=threshold)
+    answered = correct = refused = refused_answerable = 0
+    wrong: list[str] = []
+    for expected, text in rows:
+        found = base.search(text)
+        got = found.passage.id if found.passage is not None else "none"
+        if got == "none":
+            refused += 1
+            refused_answerable += expected != "none"
+        else:
+            answered += 1
+            correct += got == expected
+        if got != expected:
+            wrong.append(f"{found.confidence:.2f} {expected:>40} -> {got:<40} {text}")
+    total = len(rows)
+    answerable = sum(1 for expected, _ in rows if expected != "none")
+    precision = correct / answered if answered else 1.0
+    return (
+        f"| {threshold} | {total} | {answered} | {precision:.1%} | {refused / total:.1%} | "
+        f"{refused_answerable / answerable:.1%} |",
+        wrong,
+    )
 
 
 def synthetic_intents(count: int = 100, per: int = 20, seed: int = 7) -> dict[str, list[str]]:
@@ -160,6 +187,24 @@ def main() -> None:
             keep = wrong
     if args.wrong:
         print("\n".join(keep))
+    questions = load("knowledge_eval.tsv")
+    print()
+    print(
+        f"Knowledge base, {len(questions)} questions (EN and NL; "
+        f"{sum(1 for e, _ in questions if e == 'none')} with no answer in the pages), "
+        f"default threshold {DEFAULT_EVIDENCE}"
+    )
+    print("| threshold | questions | answered | precision | refusal rate | answerable refused |")
+    print("|---|---|---|---|---|---|")
+    for threshold in (0.5, 0.55, DEFAULT_EVIDENCE, 0.65, 0.7):
+        line, wrong_answers = knowledge_score(questions, threshold)
+        print(
+            line.replace(f"| {threshold} |", f"| {threshold} (default) |", 1)
+            if threshold == DEFAULT_EVIDENCE
+            else line
+        )
+        if args.wrong and threshold == DEFAULT_EVIDENCE:
+            print("\n".join(wrong_answers))
     texts = [text for _, text in rows]
     median, worst = cpu_per_message(texts)
     print()

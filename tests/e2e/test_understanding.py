@@ -11,6 +11,7 @@ import pytest
 from bot.testing import CHANNELS, ChatScript, chat_fixture, chat_on, chats_on
 from bot.understanding import texts
 from dialogs import App, Command, Context, flow
+from dialogs import knowledge_texts as kb_texts
 from dialogs.flows import Texts
 from dialogs.languages import Languages
 from examples.understanding_shop import app
@@ -56,8 +57,8 @@ async def test_none_of_these_asks_to_rephrase(shop: ChatScript) -> None:
     await shop.expect(texts.DID_YOU_MEAN)
     await shop.choose(texts.NONE_OF_THESE)
     await shop.expect(texts.REPHRASE)
-    await shop.send("what is the weather like")
-    await shop.expect("Hi! I can help with refunds and orders.")
+    await shop.send("Can I pay by invoice?")
+    await shop.expect(re.compile(r"Yes\. You can pay afterwards by invoice.*", re.S))
 
 
 @on_every_channel
@@ -82,6 +83,43 @@ async def test_agent_please_mid_question_is_no_answer(shop: ChatScript) -> None:
     await shop.send("agent please")
     await shop.expect(TEXTS.human_waiting)
     assert (await shop.conversation()).status == "waiting"
+
+
+# --- answers from the help pages ----------------------------------------------------------------
+
+
+@on_every_channel
+async def test_an_faq_question_is_answered_with_its_source(shop: ChatScript) -> None:
+    await shop.send("how long does delivery take?")
+    reply = await shop.expect(re.compile(r"Orders placed before 22:00 .*", re.S))
+    assert reply.text.endswith(
+        "Source: https://shop.example.com/help/faq#how-long-does-delivery-take"
+    )
+    await shop.send("my item arrived damaged")
+    reply = await shop.expect(re.compile(r"If an item arrived damaged .*", re.S))
+    assert reply.text.endswith(
+        "Source: https://shop.example.com/help/returns#damaged-or-wrong-items"
+    )
+    assert (await shop.conversation()).status == "bot"
+
+
+@on_every_channel
+async def test_an_unanswerable_question_offers_a_person(shop: ChatScript) -> None:
+    await shop.send("Do you sell bicycles?")
+    await shop.expect(kb_texts.NOT_FOUND, choices=[kb_texts.A_PERSON, kb_texts.REPHRASE])
+    await shop.choose(kb_texts.A_PERSON)
+    await shop.expect(TEXTS.human_waiting)
+    assert (await shop.conversation()).status == "waiting"
+
+
+@on_every_channel
+async def test_asked_in_other_words_the_question_is_answered(shop: ChatScript) -> None:
+    await shop.send("what about the bill")
+    await shop.expect(kb_texts.NOT_FOUND)
+    await shop.choose(kb_texts.REPHRASE)
+    await shop.expect(kb_texts.ASK_AGAIN)
+    await shop.send("can I pay by invoice")
+    await shop.expect(re.compile(r"Yes\. You can pay afterwards by invoice.*", re.S))
 
 
 # --- the customer's language ---------------------------------------------------------------------
