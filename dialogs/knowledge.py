@@ -35,10 +35,21 @@ from dialogs.runtime import HUMAN_CHOICE
 if TYPE_CHECKING:
     from dialogs.context import Context
 
-__all__ = ["DEFAULT_EVIDENCE", "Found", "KnowledgeBase", "Passage", "answer_from", "answers"]
+__all__ = [
+    "DEFAULT_EVIDENCE",
+    "DEFAULT_RETRIEVAL",
+    "Found",
+    "KnowledgeBase",
+    "Passage",
+    "answer_from",
+    "answers",
+    "offer_help",
+]
 
 DEFAULT_EVIDENCE = 0.6
 """The confidence from which an answer is sent (tests/benchmarks/understanding_eval.py)."""
+DEFAULT_RETRIEVAL = 0.35
+"""The evidence from which a passage is given to an LLM to answer from (`dialogs.llm`)."""
 _PASSAGE_WORDS = 90
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _URL_LINE = re.compile(r"^url:\s*(\S+)\s*$", re.I)
@@ -121,6 +132,24 @@ class KnowledgeBase:
             return Found(None, round(best, 3), question)
         return Found(self.passages[best_id], round(best, 3), question)
 
+    def retrieve(
+        self, question: str, limit: int = 3, floor: float = DEFAULT_RETRIEVAL
+    ) -> list[dict[str, Any]]:
+        """The passages most likely to answer `question` (evidence from `floor`), as JSON,
+        best first: what an LLM is given to answer from."""
+        scored: dict[str, float] = {}
+        if words(question):
+            for guess in self._questions.rank(question, limit):
+                scored[guess.label] = max(scored.get(guess.label, 0.0), guess.confidence)
+            for passage_id, evidence in self._pages.rank(question):
+                scored[passage_id] = max(scored.get(passage_id, 0.0), evidence)
+        best = sorted(scored.items(), key=lambda item: -item[1])
+        return [
+            {**asdict(self.passages[pid]), "evidence": round(ev, 3)}
+            for pid, ev in best[:limit]
+            if ev >= floor
+        ]
+
     def lookup(self, question: str) -> dict[str, Any]:
         """`search` as JSON (what `answer_from` journals)."""
         found = self.search(question)
@@ -191,6 +220,29 @@ def _reply(passage: dict[str, Any]) -> str:
     return texts.ANSWER.format(answer=passage["text"], source=passage["source"])
 
 
+async def offer_help(ctx: Context, *, last: bool = False) -> str | None:
+    """After no answer was found: offer a person or to ask in other words. Returns the
+    question asked again, or None (a person was asked for, or the customer declined).
+    `last`: the second time, offer only a person."""
+    if last:
+        picked = await ctx.ask(
+            texts.STILL_NOT_FOUND,
+            choices=[Choice(HUMAN_CHOICE, texts.A_PERSON), Choice("no", texts.NO_THANKS)],
+            key="knowledge: still not found",
+        )
+        if picked == "no":
+            await ctx.say(texts.OK)
+        return None
+    picked = await ctx.ask(
+        texts.NOT_FOUND,
+        choices=[Choice(HUMAN_CHOICE, texts.A_PERSON), Choice(_REPHRASE, texts.REPHRASE)],
+        key="knowledge: not found",
+    )
+    if picked != _REPHRASE:  # a person is handled as the "agent" interruption is
+        return None
+    return await ctx.ask(texts.ASK_AGAIN, key="knowledge: asked again")
+
+
 async def answer_from(ctx: Context, kb: KnowledgeBase, question: str | None = None) -> bool:
     """Answer `question` (the message that started the flow when None) from `kb`.
 
@@ -209,21 +261,11 @@ async def answer_from(ctx: Context, kb: KnowledgeBase, question: str | None = No
             return True
         if attempt:
             break
-        picked = await ctx.ask(
-            texts.NOT_FOUND,
-            choices=[Choice(HUMAN_CHOICE, texts.A_PERSON), Choice(_REPHRASE, texts.REPHRASE)],
-            key="knowledge: not found",
-        )
-        if picked != _REPHRASE:  # a person is handled as the "agent" interruption is
+        again = await offer_help(ctx)
+        if again is None:
             return False
-        asked = await ctx.ask(texts.ASK_AGAIN, key="knowledge: asked again")
-    picked = await ctx.ask(
-        texts.STILL_NOT_FOUND,
-        choices=[Choice(HUMAN_CHOICE, texts.A_PERSON), Choice("no", texts.NO_THANKS)],
-        key="knowledge: still not found",
-    )
-    if picked == "no":
-        await ctx.say(texts.OK)
+        asked = again
+    await offer_help(ctx, last=True)
     return False
 
 

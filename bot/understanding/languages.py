@@ -49,8 +49,9 @@ def _chosen(app: App, memory: Mapping[str, Any], inbound: Inbound) -> tuple[str,
     current = memory.get(LANGUAGE_KEY)
     if app.languages.detect and inbound.text:
         written = detect(inbound.text)
+        # Nothing kept means the default language: a customer who writes it changes nothing.
         if written is not None and written in known:
-            return None if (written, "text") == (current, source) else (written, "text")
+            return None if written == (current or app.languages.default) else (written, "text")
     if current is None:
         code = platform_language(inbound)
         if code is not None and code in known:
