@@ -6,7 +6,7 @@ features=[Understanding(classifier=...)])` and the default one steps aside.
 
 | where | what |
 |---|---|
-| around the turn | an app's `Classifier` is asked; the intents follow its answer |
+| `intercept` | an app's `Classifier` is asked; the intents follow its answer |
 | `intercept` | a near miss that starts nothing else gets "Did you mean ...?" |
 | `compose` | the customer's language kept; Baton's own texts sent in it |
 """
@@ -50,9 +50,9 @@ class Understanding:
         >>> create_app(settings, app, features=[Understanding(classifier=MyModel())])
 
     Args:
-        classifier: asked once per typed message (not commands, not buttons) before the
-            flows run; None: the built-in offline matcher, consulted only when a flow's
-            intents are tried.
+        classifier: asked once per typed message that could start a flow (no question
+            open; not a command, a button or an interruption) before the flows run; None:
+            the built-in offline matcher, consulted only when a flow's intents are tried.
         near: the confidence from which a message that starts nothing gets "Did you mean
             ...?" (up to each intent's own threshold); 1 turns it off.
     """
@@ -76,7 +76,8 @@ class Understanding:
         if not self.intents.intents:
             return
         if self.classifier is not None and not isinstance(self.classifier, MatcherClassifier):
-            builder.around(self.classify)
+            builder.around(self.scope)
+            builder.stage(Slot.INTERCEPT, self.classify)
         if self.near < 1:
             app = builder.app
             offer: Flow = offer_flow(app, self.intents, self.near)
@@ -98,30 +99,36 @@ class Understanding:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    async def classify(self, turn: Turn, run: Next) -> None:
-        """Ask the app's classifier about a typed message; the intents follow its answer."""
+    async def scope(self, turn: Turn, run: Next) -> None:
+        """Keep a classifier's answer to this turn's message within this turn."""
+        token = decided("", ())
+        try:
+            await run()
+        finally:
+            reset_decided(token)
+
+    async def classify(self, turn: Turn) -> None:
+        """Ask the app's classifier about a typed message that could start a flow (no
+        question open, not a command, a button or an interruption); the intents follow."""
         text = turn.inbound.text
         if (
             self.classifier is None
             or self.intents is None
+            or not turn.flows
             or not text
             or turn.inbound.choice is not None
             or text.startswith("/")
+            or turn.state.active_run_id is not None
+            or turn.app.interruptions.classify(text) is not None
         ):
-            await run()
             return
         try:
             guesses = await self.classifier.classify(text, list(self.intents.intents))
         except Exception:
             # A classifier that fails leaves the offline matcher to decide; never the turn.
             log.exception("customer %s: the intent classifier failed", turn.customer_id)
-            await run()
             return
-        token = decided(text, guesses)
-        try:
-            await run()
-        finally:
-            reset_decided(token)
+        decided(text, guesses)
 
     async def did_you_mean(self, turn: Turn) -> None:
         """Start "Did you mean ...?" for a message that nearly means an intent and starts

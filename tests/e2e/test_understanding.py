@@ -5,16 +5,20 @@ the right flow, a near miss gets "Did you mean ...?", and asking for a person in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pytest
 
 from bot.testing import CHANNELS, ChatScript, chat_fixture, chat_on, chats_on
-from bot.understanding import texts
+from bot.understanding import Understanding, texts
 from dialogs import App, Command, Context, flow
 from dialogs import knowledge_texts as kb_texts
 from dialogs.flows import Texts
 from dialogs.languages import Languages
+from dialogs.matching import Guess
 from examples.understanding_shop import app
+from tests.support.baton import running_baton
+from tests.support.webchat import WebChat
 
 on_every_channel = pytest.mark.parametrize("shop", CHANNELS, indirect=True)
 on_every_channel_sqlite = pytest.mark.parametrize("shop_sqlite", CHANNELS, indirect=True)
@@ -189,3 +193,35 @@ async def test_an_app_s_own_texts_per_language(sqlite_url: str) -> None:
         await chat.expect("What's your order number?")
         await chat.send("annuleren")
         await chat.expect("Gestopt. Wat nu?")
+
+
+# --- an app's own classifier ---------------------------------------------------------------------
+
+
+class Scripted:
+    """An app's own intent classifier, as a developer plugs one in."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def classify(self, text: str, labels: Sequence[str]) -> list[Guess]:
+        self.asked.append(text)
+        if "kettle" in text:
+            return [Guess("refund", 0.97)]
+        if "boom" in text:
+            raise RuntimeError("the model service is down")
+        return []
+
+
+async def test_an_app_s_own_classifier_decides_the_intent(sqlite_url: str) -> None:
+    classifier = Scripted()
+    features = [Understanding(classifier=classifier)]
+    async with running_baton(sqlite_url, app, features=features) as baton:
+        chat = WebChat(baton.engine, baton.web)
+        await chat.send("the kettle")  # the matcher alone would not know
+        await chat.expect("I can help with a refund. What's your order number?")
+        await chat.send("cancel")
+        await chat.next()
+        await chat.send("boom, where is my order")  # a failing classifier: the matcher decides
+        await chat.expect("What's your order number?")
+    assert classifier.asked == ["the kettle", "boom, where is my order"]
