@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.engine.pipeline import StatusChanged, Turn
-from bot.handoff.summary import summarize
+from bot.handoff.summary import LAST_MESSAGES, summarize
 from dialogs.languages import language_in
 from storage import GuardedTurn, HandoffOpening
 from storage.vocabulary import OPEN, ConversationStatus, HandoffStatus
@@ -58,7 +58,15 @@ class HandoffRoute:
             opening = HandoffOpening(
                 reason=outcome.handoff_reason,
                 trigger=outcome.handoff_trigger or "customer",
-                summary=summarize(turn.state, outcome, identities),
+                summary=summarize(
+                    turn.state,
+                    outcome,
+                    identities,
+                    [
+                        *await handoffs.db.history(turn.customer_id, limit=LAST_MESSAGES),
+                        {"direction": "in", "text": turn.inbound.text},
+                    ],
+                ),
                 since=now,
                 deadline_at=handoffs.deadline(now),
                 position=position,
