@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dialogs.matching import Matcher
+from dialogs.matching import STOPWORDS, Matcher, words
 
 __all__ = [
     "EXAMPLES",
@@ -84,13 +84,27 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 """Example messages of each interruption, matched by similarity (English and Dutch)."""
 
 _matcher: list[Matcher] = []
+_CLUES: set[str] = set()
+"""The meaningful words of the examples (and their first five letters, for typos such as
+"medewerkr"): a message with none of them is no interruption, without asking the matcher."""
+
+
+def _clue(word: str) -> bool:
+    return word in _CLUES or (len(word) >= 5 and word[:5] in _CLUES)
 
 
 def _understood(said: str) -> str | None:
-    if len(said.split()) > UNDERSTOOD_MAX_WORDS:
+    said_words = said.split()
+    if len(said_words) > UNDERSTOOD_MAX_WORDS:
         return None
     if not _matcher:
         _matcher.append(Matcher(EXAMPLES))
+        for example in (e for examples in EXAMPLES.values() for e in examples):
+            for word in words(example):
+                if word not in STOPWORDS:
+                    _CLUES.update((word, word[:5]) if len(word) >= 5 else (word,))
+    if not any(_clue(w) for w in said_words if w not in STOPWORDS):
+        return None
     guess = _matcher[0].best(said)
     if guess is not None and guess.confidence >= UNDERSTOOD_THRESHOLD:
         return guess.label

@@ -43,10 +43,10 @@ def platform_language(inbound: Inbound) -> str | None:
 def _chosen(app: App, memory: Mapping[str, Any], inbound: Inbound) -> tuple[str, str] | None:
     """The (language, source) to keep for this customer, when it changes."""
     source = memory.get(SOURCE_KEY)
-    if source == "flow":
-        return None
-    known = set(app.languages.available())
     current = memory.get(LANGUAGE_KEY)
+    if source == "flow" or (current is not None and source is None):
+        return None  # set by a flow (`ctx.language`, or an answer remembered as "language")
+    known = set(app.languages.available())
     if app.languages.detect and inbound.text:
         written = detect(inbound.text)
         # Nothing kept means the default language: a customer who writes it changes nothing.
