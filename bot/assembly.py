@@ -1,6 +1,7 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
-test kit: storage, the bot, the channels, and the features every Baton has (linking and
-handoff) followed by those the caller adds (the console, an app's own)."""
+test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff
+and understanding) followed by those the caller adds (the console, an app's own). An
+`Understanding` the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.engine.builder import EngineBuilder, Feature
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.settings import Settings
+from bot.understanding import Understanding
 from dialogs import App
 from storage import Store
 
@@ -22,7 +24,11 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
     """The features every Baton has, in the order they are installed. Without `platforms`
     (`baton shell`) the queue is not watched: that is the work of the process serving the
     platform channels."""
-    return [Linking(), Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms)]
+    return [
+        Linking(),
+        Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
+        Understanding(),
+    ]
 
 
 def build_engine(
@@ -47,4 +53,7 @@ def build_engine(
         outbox_max_delay=settings.outbox_max_delay,
         question_expiry_hours=settings.question_expiry_hours,
     )
-    return builder.build([*default_features(settings, platforms=platforms), *features])
+    defaults = default_features(settings, platforms=platforms)
+    if any(isinstance(f, Understanding) for f in features):
+        defaults = [f for f in defaults if not isinstance(f, Understanding)]
+    return builder.build([*defaults, *features])

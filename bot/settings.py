@@ -119,6 +119,23 @@ class Settings(BaseSettings):
     question_expiry_hours: float = Field(24.0, ge=0, le=8760)
     """An open question expires this long after the bot asked it: the customer's next message
     starts fresh (`App(question_expiry_hours=...)` overrides it); 0 never expires."""
+    llm_base_url: str | None = None
+    """An OpenAI-compatible chat completions API for the optional LLM (`baton[llm]`), e.g.
+    https://api.openai.com/v1 or a local http://127.0.0.1:11434/v1; empty: no LLM."""
+    llm_model: str = "gpt-4o-mini"
+    """The model name the LLM server knows."""
+    llm_api_key: str = "not-needed"
+    """The LLM server's API key (local servers take any)."""
+    llm_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    """How long one LLM call may take before it is tried again."""
+    llm_retries: int = Field(2, ge=0, le=10)
+    """Further attempts after a timeout, a 429 or a 5xx."""
+    llm_mask_personal_data: bool = True
+    """Mask phone numbers and e-mail addresses before anything is sent to the LLM."""
+    llm_price_in: float = Field(0.0, ge=0)
+    """Price of a million prompt tokens, for the cost recorded with each call."""
+    llm_price_out: float = Field(0.0, ge=0)
+    """Price of a million completion tokens."""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -139,7 +156,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("public_url", "telegram_api_base", "twilio_api_base", "slack_api_base")
+    @field_validator(
+        "public_url", "telegram_api_base", "twilio_api_base", "slack_api_base", "llm_base_url"
+    )
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or value == "":

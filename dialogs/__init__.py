@@ -20,6 +20,7 @@ from __future__ import annotations
 from dialogs.context import Answer, Context, Memory
 from dialogs.errors import FlowError, Invalid, MissingAwait, RegistrationError, ReplayMismatch
 from dialogs.flows import App, Flow, Texts, flow
+from dialogs.intents import Classifier, Intent
 from dialogs.interruptions import Interruptions
 from dialogs.prompts import Choice, Media, Prompt
 from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
@@ -31,10 +32,12 @@ __all__ = [
     "App",
     "Button",
     "Choice",
+    "Classifier",
     "Command",
     "Context",
     "Flow",
     "FlowError",
+    "Intent",
     "Interruptions",
     "Invalid",
     "Keyword",

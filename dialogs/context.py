@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
+from dialogs.languages import LANGUAGE_KEY, SOURCE_KEY, language_in
 from dialogs.prompts import Choice, Media, Prompt, match_choice
 
 if TYPE_CHECKING:
     from dialogs._replay import Replay
     from dialogs.flows import Flow
+    from dialogs.knowledge import KnowledgeBase
 
 __all__ = ["Answer", "Context", "Memory"]
 
@@ -103,6 +105,25 @@ class Context:
     def memory(self) -> Memory:
         """What the customer told the bot before, on any channel (see `remember=`)."""
         return self._replay.memory
+
+    @property
+    def language(self) -> str:
+        """The customer's language ("en", "nl"): from the platform, from what they write, or
+        set by a flow, kept across channels. Setting it makes Baton's own texts follow.
+
+        Example:
+            >>> if ctx.language == "nl": await ctx.say("Welkom terug!")
+            >>> ctx.language = "nl"
+        """
+        return language_in(self._replay.memory.raw(), self._replay.app.languages.default)
+
+    @language.setter
+    def language(self, code: str) -> None:
+        code = str(code).strip().lower()
+        if not code:
+            raise ValueError("a language is a code such as 'en' or 'nl'")
+        self._replay.memory[LANGUAGE_KEY] = code
+        self._replay.memory[SOURCE_KEY] = "flow"
 
     @property
     def trigger(self) -> Answer:
@@ -223,6 +244,22 @@ class Context:
             >>> address = await ctx.run(ask_address)
         """
         return await self._replay.sub(sub, self)
+
+    async def answer_from(self, kb: KnowledgeBase, question: str | None = None) -> bool:
+        """Answer from a knowledge base, with its source, only on strong enough evidence;
+        otherwise offer a person or ask to rephrase. Returns whether an answer was sent.
+
+        Example:
+            >>> kb = KnowledgeBase.from_folder("help")
+            >>> await ctx.answer_from(kb, "can I pay by invoice?")
+
+        Args:
+            kb: the knowledge base (`dialogs.knowledge`).
+            question: what to answer; the message that started the flow when None.
+        """
+        from dialogs.knowledge import answer_from
+
+        return await answer_from(self, kb, question)
 
     async def handoff(self, *, reason: str) -> None:
         """Hand the conversation to a person: it waits in the queue with `reason`.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from dialogs.errors import RegistrationError
 from dialogs.interruptions import Interruptions
+from dialogs.languages import Languages
 from dialogs.triggers import Trigger
 
 if TYPE_CHECKING:
@@ -157,6 +158,8 @@ class App:
         question_expiry_hours: an open question expires this long after it was asked: the
             next message starts fresh. None takes the engine's setting
             (`BATON_QUESTION_EXPIRY_HOURS`, 24 by default); 0 never expires.
+        languages: the languages the bot speaks (catalogs, `Texts` per language, see
+            `dialogs.languages`); English and Dutch are built in.
     """
 
     flows: Sequence[Flow] = ()
@@ -165,6 +168,7 @@ class App:
     interruptions: Interruptions = field(default_factory=Interruptions)
     name: str = "Baton"
     question_expiry_hours: float | None = None
+    languages: Languages = field(default_factory=Languages)
     _by_name: dict[str, Flow] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:

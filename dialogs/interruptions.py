@@ -3,6 +3,12 @@
 A message is an interruption only when the whole message says so ("help", "cancel",
 "talk to a human", "ik wil een medewerker"), never when the words appear inside an answer.
 English and Dutch phrases are built in; pass your own to `App(interruptions=...)`.
+
+Beyond the exact phrases, a short message (up to `UNDERSTOOD_MAX_WORDS` words) is compared
+with English and Dutch examples by the offline matcher of the intents (`dialogs.matching`),
+so "agent please", "I want a human" or "ik wil graag een medewerker" reach a person and are
+never taken as the answer to an open question. The bar is higher than for intents
+(`UNDERSTOOD_THRESHOLD`): "my agent number is 5" stays an answer.
 """
 
 from __future__ import annotations
@@ -10,7 +16,99 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Interruptions", "normalise"]
+from dialogs.matching import STOPWORDS, Matcher, words
+
+__all__ = [
+    "EXAMPLES",
+    "UNDERSTOOD_MAX_WORDS",
+    "UNDERSTOOD_THRESHOLD",
+    "Interruptions",
+    "normalise",
+]
+
+UNDERSTOOD_THRESHOLD = 0.7
+"""The confidence from which a message means help, cancel or a person without its exact words."""
+UNDERSTOOD_MAX_WORDS = 8
+"""Longer messages are never taken as an interruption by similarity."""
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "human": (
+        "agent please",
+        "an agent please",
+        "I want a human",
+        "I want to talk to a human",
+        "let me speak to someone",
+        "can I talk to a real person",
+        "get me a person",
+        "connect me to an agent",
+        "transfer me to a human",
+        "speak to customer service",
+        "human please",
+        "real person please",
+        "put me through to someone",
+        "ik wil een medewerker",
+        "ik wil een mens spreken",
+        "medewerker alstublieft",
+        "kan ik iemand spreken",
+        "verbind me door met een medewerker",
+        "graag een medewerker spreken",
+        "ik wil met iemand praten",
+        "een echt persoon graag",
+    ),
+    "help": (
+        "help please",
+        "what can you do",
+        "what can I ask you",
+        "show me the menu",
+        "how does this work",
+        "what are my options",
+        "wat kun je allemaal",
+        "hoe werkt dit",
+        "wat zijn de opties",
+        "help mij",
+    ),
+    "cancel": (
+        "cancel this",
+        "stop this",
+        "forget about it",
+        "never mind that",
+        "let's start over",
+        "I don't want to continue",
+        "laat maar zitten",
+        "stop maar",
+        "annuleer dit",
+        "ik wil stoppen",
+        "opnieuw beginnen",
+    ),
+}
+"""Example messages of each interruption, matched by similarity (English and Dutch)."""
+
+_matcher: list[Matcher] = []
+_CLUES: set[str] = set()
+"""The meaningful words of the examples (and their first five letters, for typos such as
+"medewerkr"): a message with none of them is no interruption, without asking the matcher."""
+
+
+def _clue(word: str) -> bool:
+    return word in _CLUES or (len(word) >= 5 and word[:5] in _CLUES)
+
+
+def _understood(said: str) -> str | None:
+    said_words = said.split()
+    if len(said_words) > UNDERSTOOD_MAX_WORDS:
+        return None
+    if not _matcher:
+        _matcher.append(Matcher(EXAMPLES))
+        for example in (e for examples in EXAMPLES.values() for e in examples):
+            for word in words(example):
+                if word not in STOPWORDS:
+                    _CLUES.update((word, word[:5]) if len(word) >= 5 else (word,))
+    if not any(_clue(w) for w in said_words if w not in STOPWORDS):
+        return None
+    guess = _matcher[0].best(said)
+    if guess is not None and guess.confidence >= UNDERSTOOD_THRESHOLD:
+        return guess.label
+    return None
 
 
 def normalise(text: str) -> str:
@@ -112,4 +210,4 @@ class Interruptions:
             return "cancel"
         if said in self.help:
             return "help"
-        return None
+        return _understood(said)

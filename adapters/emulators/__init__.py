@@ -1,4 +1,5 @@
-"""Emulators of the Telegram, Twilio and Slack HTTP APIs, for tests, benchmarks and the sandbox.
+"""Emulators of the Telegram, Twilio and Slack HTTP APIs, for tests, benchmarks and the sandbox,
+and of an OpenAI-compatible chat completions API (`OpenAIEmulator`) for the optional LLM.
 
 Each emulator is an aiohttp application (`.app`) that answers like the platform, so the
 official SDK works unchanged when its base URL points there. Each records every call
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from adapters.emulators._recorder import Call, Emulator, WebhookResult, post_webhook
 from adapters.emulators.customer import Button, CustomerView, Shown, numbered_options
+from adapters.emulators.openai import OpenAIEmulator
 from adapters.emulators.slack import (
     SlackEmulator,
     block_actions_payload,
@@ -46,6 +48,7 @@ __all__ = [
     "Call",
     "CustomerView",
     "Emulator",
+    "OpenAIEmulator",
     "Shown",
     "SlackEmulator",
     "SlackView",

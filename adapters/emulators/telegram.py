@@ -54,6 +54,25 @@ class TelegramEmulator(TelegramBotApi):
     channel: ClassVar[str] = "telegram"
     _fault_exempt: ClassVar[frozenset[str]] = frozenset({"getMe", "getUpdates"})
 
+    def __init__(
+        self, token: str | None = None, *, first_name: str = "EmuBot", username: str = "emu_bot"
+    ) -> None:
+        super().__init__(token, first_name=first_name, username=username)
+        self._languages: dict[int, str] = {}
+
+    def speaks(self, user_id: int, language_code: str) -> None:
+        """Set the `language_code` a customer's Telegram app sends ("en" until set)."""
+        self._languages[user_id] = language_code
+
+    def _with_language(self, update: dict[str, Any], user_id: int) -> dict[str, Any]:
+        code = self._languages.get(user_id)
+        if code is not None:
+            for key in ("message", "callback_query"):
+                sender = update.get(key, {}).get("from")
+                if isinstance(sender, dict):
+                    sender["language_code"] = code
+        return update
+
     # --- the customer side ---------------------------------------------------------------
 
     async def deliver(
@@ -108,6 +127,7 @@ class TelegramEmulator(TelegramBotApi):
             content=content,
         )
         self.messages[chat, update["message"]["message_id"]] = update["message"]
+        self._with_language(update, user_id)
         return await self.deliver(webhook_url, secret, update, session=session)
 
     async def customer_text(
@@ -324,6 +344,7 @@ class TelegramEmulator(TelegramBotApi):
             chat_id=chat_id,
             bot_id=self._bot_id(self.token or f"{DEFAULT_BOT_ID}:x"),
         )
+        self._with_language(update, user_id)
         return await self.deliver(webhook_url, secret, update, session=session)
 
     async def customer_edit(

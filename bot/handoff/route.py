@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.engine.pipeline import StatusChanged, Turn
-from bot.handoff.summary import summarize
+from bot.handoff.summary import LAST_MESSAGES, summarize
+from dialogs.languages import language_in
 from storage import GuardedTurn, HandoffOpening
 from storage.vocabulary import OPEN, ConversationStatus, HandoffStatus
 
@@ -50,10 +51,22 @@ class HandoffRoute:
             # both hear the same place; the queue ticker tells them the right one next.
             position = await handoffs.db.queue_length() + 1
             notice, wait = handoffs.notice(position, now)
+            memory = outcome.memory if outcome.memory is not None else turn.state.memory
+            notice = turn.app.languages.translate(
+                notice, language_in(memory, turn.app.languages.default), turn.app.texts
+            )
             opening = HandoffOpening(
                 reason=outcome.handoff_reason,
                 trigger=outcome.handoff_trigger or "customer",
-                summary=summarize(turn.state, outcome, identities),
+                summary=summarize(
+                    turn.state,
+                    outcome,
+                    identities,
+                    [
+                        *await handoffs.db.history(turn.customer_id, limit=LAST_MESSAGES),
+                        {"direction": "in", "text": turn.inbound.text},
+                    ],
+                ),
                 since=now,
                 deadline_at=handoffs.deadline(now),
                 position=position,

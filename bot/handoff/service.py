@@ -33,6 +33,7 @@ from bot.engine.signals import ConversationChanged, Signals, TurnCommitted
 from bot.handoff.estimates import describe_wait, estimate_per_place, should_tell
 from bot.handoff.hours import BusinessHours
 from dialogs import App, pending_prompt
+from dialogs.languages import language_in
 from storage import AgentRow, ConsoleStore, OutboxRow, Store, WaitingRow
 from storage.vocabulary import OPEN, ConversationStatus, HandoffOutcome, HandoffStatus
 
@@ -179,7 +180,9 @@ class Handoffs:
 
     async def claim(self, conversation_id: int, customer_id: int, agent: AgentRow) -> None:
         """Take a waiting conversation (ConsoleConflict("taken") if someone was faster)."""
-        notice = self.app.texts.agent_joined.format(agent=agent.name)
+        notice = await self._in_language(
+            customer_id, self.app.texts.agent_joined.format(agent=agent.name)
+        )
         rows = await self.db.claim(conversation_id, agent.id, admin=agent.admin, notice=notice)
         self._after(customer_id, rows)
         self._wake.set()
@@ -207,7 +210,7 @@ class Handoffs:
             admin=agent.admin,
             outcome=HandoffOutcome.RESOLVED,
             seen=seen,
-            notices=[{"text": self.app.texts.resolved}],
+            notices=[{"text": await self._in_language(customer_id, self.app.texts.resolved)}],
         )
         self._after(customer_id, rows)
         self._wake.set()
@@ -217,10 +220,13 @@ class Handoffs:
     ) -> None:
         """Give the conversation back to the bot; the open question is asked again."""
         state = await self.store.load_state(customer_id)
-        notices: list[Mapping[str, Any]] = [{"text": self.app.texts.handed_back}]
+        language = language_in(state.memory, self.app.languages.default)
+        notices: list[Mapping[str, Any]] = [
+            {"text": self.app.languages.translate(self.app.texts.handed_back, language)}
+        ]
         question = pending_prompt(state.journal)
         if question is not None:
-            notices.append(question.to_json())
+            notices.append(self.app.languages.prompt(question, language, self.app.texts).to_json())
         rows = await self.db.end(
             conversation_id,
             agent.id,
@@ -239,6 +245,15 @@ class Handoffs:
         message_id, rows = await self.db.reply(conversation_id, agent.id, agent.name, text)
         self._after(customer_id, rows)
         return message_id
+
+    async def _in_language(self, customer_id: int, text: str) -> str:
+        """One of Baton's texts in the customer's language (`dialogs.languages`)."""
+        languages = self.app.languages
+        if languages.available() == [languages.default]:
+            return text
+        state = await self.store.load_state(customer_id)
+        language = language_in(state.memory, languages.default)
+        return languages.translate(text, language, self.app.texts)
 
     def _after(self, customer_id: int, rows: list[OutboxRow]) -> None:
         if rows:
@@ -299,6 +314,7 @@ class Handoffs:
         if not self.config.hours.is_open(now) and row.told_at is not None:
             return  # they were told when people answer again
         text, wait = self.notice(position, now)
+        text = await self._in_language(row.customer_id, text)
         told = (row.told_position, row.told_wait, row.told_at)
         if not should_tell(told, position, wait, now=now, every=self.config.update_every):
             return

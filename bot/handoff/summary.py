@@ -1,5 +1,6 @@
 """What the agent reads first when a conversation reaches people: the flow and step, the
-answers the bot collected, the customer's memory and channels."""
+answers the bot collected, the customer's memory and channels, and the last messages (an
+extractive summary: what was said and collected, nothing made up)."""
 
 from __future__ import annotations
 
@@ -55,11 +56,19 @@ def _said(answer: Mapping[str, Any], prompt: Mapping[str, Any] | None) -> str:
     return ""
 
 
+LAST_MESSAGES = 6
+"""How many of the last messages (both ways) the summary shows."""
+
+
 def summarize(
-    state: CustomerState, outcome: Outcome, identities: Sequence[Mapping[str, Any]]
+    state: CustomerState,
+    outcome: Outcome,
+    identities: Sequence[Mapping[str, Any]],
+    recent: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """What the agent reads first: the flow and step, the answers the bot collected, the
-    customer's memory and their channels. Computed when the handoff happens."""
+    customer's memory, their channels and the last messages (`recent`, oldest first, each
+    with "direction", "channel" and "text"). Computed when the handoff happens."""
     journals: dict[str, list[JournalRow]] = {}
     flows: dict[str, str] = {}
     if state.active_run_id:
@@ -107,6 +116,11 @@ def summarize(
         "memory": {
             k: readable(v) for k, v in (memory or {}).items() if not k.startswith("_baton")
         },
+        "last_messages": [
+            {"from": "customer" if m.get("direction") == "in" else "bot", "text": m.get("text")}
+            for m in list(recent)[-LAST_MESSAGES:]
+            if m.get("text")
+        ],
         "identities": [
             {
                 "channel": i["channel"],

@@ -58,6 +58,13 @@ async def test_asking_for_a_person_queues_with_place_wait_and_a_summary(database
     assert summary["identities"] == [
         {"channel": "web", "external_id": "ada", "display_name": None}
     ]
+    assert summary["last_messages"] == [  # the last messages, both ways
+        {"from": "customer", "text": "where is my order"},
+        {"from": "bot", "text": "What's your name?"},
+        {"from": "customer", "text": "Ada"},
+        {"from": "bot", "text": "Thanks, Ada. What's your order number?"},
+        {"from": "customer", "text": "agent"},
+    ]
 
 
 async def test_a_flow_handoff_records_its_reason_and_the_choices_as_labels(

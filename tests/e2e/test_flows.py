@@ -119,9 +119,9 @@ async def test_interruptions_work_in_the_middle_of_a_flow(sqlite_url: str) -> No
         await chat.send("Cancel")
         await chat.expect("OK, I've stopped that. What else can I do for you?")
         await chat.send("Ik wil een medewerker spreken")
-        await chat.expect(
-            "I've asked a person from our team to help you. They will reply "
-            "here as soon as they can; your messages so far are saved for them."
+        await chat.expect(  # asked in Dutch, answered in Dutch (dialogs.languages)
+            "Ik heb een medewerker van ons team gevraagd je te helpen. Die antwoordt hier zo "
+            "snel mogelijk; je berichten tot nu toe zijn voor hen bewaard."
         )
         identity = await baton.store.identity("web", chat.identity)
         assert identity is not None

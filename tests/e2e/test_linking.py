@@ -23,7 +23,8 @@ from tests.console.test_migration import baton_migrate
 LINKING_TABLES = {"link_codes", "link_throttle", "phone_proofs", "merge_log", "install_secrets"}
 TG, SMS, SLACK = "telegram", "twilio", "slack"
 PHONE = "+15551230001"
-CODE = re.compile(r"Your linking code is (\d{5}-\d{5})\..*", re.S)
+CODE = re.compile(r"(?:Your linking code is|Je koppelcode is) (\d{5}-\d{5})\..*", re.S)
+"""The code message in English, or in Dutch for a customer who chose Nederlands."""
 WRONG = (
     "That code didn't work. Codes work once, for 10 minutes: say 'link' on your other "
     "channel for a new one."
@@ -420,7 +421,8 @@ async def test_merge_keeps_the_newest_memory_and_an_open_handoff(database_url: s
         assert (await sms.conversation()).status == "waiting"
         code = await code_of(sms)
         await tg.send(code)  # the Telegram customer (older, less recent) keeps its id
-        await tg.expect(starts("Linked!"))
+        # The merged memory is the newest (the SMS customer chose Nederlands): Dutch from now on.
+        await tg.expect(starts("Gekoppeld!"))
         conversation = await tg.conversation()
         log = await tg.baton.engine.feature(Linking).store.merge_log(await customer_of(tg))
     assert conversation.status == "waiting"  # the open handoff is kept

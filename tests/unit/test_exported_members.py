@@ -36,6 +36,7 @@ PACKAGES = [
     "bot.console.api",
     "bot.sandbox",
     "bot.testing",
+    "bot.understanding",
 ]
 """All packages with an `__all__`; bot.console's `__init__` also holds `mount_console`, so it
 imports names for its own annotations."""
@@ -46,11 +47,13 @@ FLOW_API = {
     "App",
     "Button",
     "Choice",
+    "Classifier",
     "Command",
     "Context",
     "Flow",
     "FlowError",
     "HUMAN_CHOICE",
+    "Intent",
     "Interruptions",
     "Invalid",
     "Keyword",
