@@ -132,6 +132,9 @@ class Address:
     channel: str
     identity: str
     route: str | None = None
+    last_inbound: float | None = None
+    """When the customer last wrote from this identity (epoch seconds), given by the outbox to
+    channels with a `Limits.reply_window`; None when not looked up or never."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,10 @@ class Limits:
     """Most buttons shown as buttons; more are listed as numbered text."""
     buttons: bool
     """Whether choices can be buttons at all (SMS: no)."""
+    reply_window: float | None = None
+    """Seconds after the customer's last message during which any message may be sent; after
+    it the platform takes only pre-approved templates. None: no such window. The outbox gives
+    such a channel's `send` the customer's last inbound time in `Address.last_inbound`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,13 +339,10 @@ class TwilioEmulator(Emulator):
             return self._reply(
                 "messages.create", params, 400, _error(400, 21602, "Message body is required.")
             )
-        if to in self.opted_out:
-            return self._reply(
-                "messages.create",
-                params,
-                400,
-                _error(400, 21610, "Attempt to send to unsubscribed recipient"),
-            )
+        refusal = self._refusal(to, params)
+        if refusal is not None:
+            status, code, text = refusal
+            return self._reply("messages.create", params, status, _error(status, code, text))
         message = self._message_resource(params, to, body, media)
         self.messages[message["sid"]] = message
         callback = params.get("StatusCallback")
@@ -353,7 +350,19 @@ class TwilioEmulator(Emulator):
             task = asyncio.get_running_loop().create_task(self._post_statuses(callback, message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return self._reply("messages.create", params, 201, message, recipient=to, text=body)
+        return self._reply(
+            "messages.create", params, 201, message, recipient=to, text=self._text(params, body)
+        )
+
+    def _refusal(self, to: str, params: Mapping[str, Any]) -> tuple[int, int, str] | None:
+        """(HTTP status, Twilio code, message) when a well-formed send is refused."""
+        if to in self.opted_out:
+            return 400, 21610, "Attempt to send to unsubscribed recipient"
+        return None
+
+    def _text(self, params: Mapping[str, Any], body: str) -> str:
+        """The text a sent message shows (its Body; a subclass renders ContentSid sends)."""
+        return body
 
     def _message_resource(
         self, params: Mapping[str, Any], to: str, body: str, media: Sequence[str]

@@ -201,12 +201,16 @@ class TwilioAdapter:
             client = Client(
                 self.account_sid,
                 self._auth_token,
-                http_client=AsyncTwilioHttpClient(trace_configs=[trace], logger=_sdk_log),
+                http_client=self._http_client(trace),
             )
             if self.api_base:
                 client.api.base_url = self.api_base
             self._client = client
         return self._client
+
+    def _http_client(self, trace: TraceConfig) -> AsyncTwilioHttpClient:
+        """The SDK's HTTP client; `trace` notes Retry-After (a subclass may add to it)."""
+        return AsyncTwilioHttpClient(trace_configs=[trace], logger=_sdk_log)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP session."""

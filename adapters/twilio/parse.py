@@ -52,7 +52,7 @@ def control_word(body: str | None, opt_out_type: str | None = None) -> str | Non
 
 
 def normalise_number(raw: str) -> str:
-    """E.164 for a phone number; other senders (short codes, "whatsapp:+1...") keep a form
+    """E.164 for a phone number; other senders (short codes, "channel:+1...") keep a form
     replies can go back to."""
     value = raw.strip()
     prefix, colon, number = value.rpartition(":")

@@ -78,7 +78,12 @@ class _Worker:
             log.warning("request %s is already being sent; the repeat is ignored", rid)
             return
         task = asyncio.get_running_loop().create_task(
-            self._send(rid, adapter, Address(to[0], to[1], to[2]), Rendered(tuple(parts))),
+            self._send(
+                rid,
+                adapter,
+                Address(to[0], to[1], to[2], to[3] if len(to) > 3 else None),
+                Rendered(tuple(parts)),
+            ),
             name=f"baton-send-{rid}",
         )
         self.tasks[rid] = task
