@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from adapters.emulators import Call
-from adapters.whatsapp import OUTSIDE_WINDOW, WhatsAppAdapter
+from adapters.whatsapp import WhatsAppAdapter
 from adapters.whatsapp.emulator import WhatsAppEmulator
 from bot.app import ADAPTERS
 from bot.demo import app
 from bot.testing import ChatScript, chat_on
 from dialogs import Texts
+from storage import AgentRow
 from tests.console.support import add_agent, handoffs_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
@@ -48,7 +49,7 @@ def _sends(chat: ChatScript) -> list[Call]:
     return [c for c in chat.emulator.calls() if c.method == "messages.create"]
 
 
-async def _with_an_agent(chat: ChatScript) -> tuple[int, int, object]:
+async def _with_an_agent(chat: ChatScript) -> tuple[int, int, AgentRow]:
     """The customer asks for a person and Grace takes the conversation."""
     await chat.send("hi")
     await chat.expect(GREETING, choices=MENU)
@@ -112,7 +113,7 @@ async def test_inside_the_window_the_agent_reply_is_sent_as_written(tmp_path: Pa
         _emulator(chat).approve(TEMPLATE, "We have an update for you: {{1}}")
         conversation_id, customer_id, grace = await _with_an_agent(chat)
 
-        await handoffs_of(chat.baton).reply(conversation_id, customer_id, grace, "Found it!")  # type: ignore[arg-type]
+        await handoffs_of(chat.baton).reply(conversation_id, customer_id, grace, "Found it!")
 
         reply = await chat.expect("Found it!")
         assert "ContentSid" not in reply.calls[-1].params
@@ -128,7 +129,7 @@ async def test_outside_the_window_the_configured_template_is_sent(tmp_path: Path
         conversation_id, customer_id, grace = await _with_an_agent(chat)
         await _a_day_later(chat)
 
-        await handoffs_of(chat.baton).reply(  # type: ignore[arg-type]
+        await handoffs_of(chat.baton).reply(
             conversation_id, customer_id, grace, "Your parcel left the depot."
         )
 
@@ -151,7 +152,7 @@ async def test_outside_the_window_without_a_template_the_message_is_held(
         await _a_day_later(chat)
         before = len(_sends(chat))
 
-        await handoffs_of(chat.baton).reply(  # type: ignore[arg-type]
+        await handoffs_of(chat.baton).reply(
             conversation_id, customer_id, grace, "Your parcel left the depot."
         )
         await chat.baton.engine.idle()
@@ -176,7 +177,7 @@ async def test_when_twilio_says_the_window_closed_the_template_is_sent_once(
         conversation_id, customer_id, grace = await _with_an_agent(chat)
         _emulator(chat).close_window(chat.customer)  # Baton still thinks it is open
 
-        await handoffs_of(chat.baton).reply(conversation_id, customer_id, grace, "Hello?")  # type: ignore[arg-type]
+        await handoffs_of(chat.baton).reply(conversation_id, customer_id, grace, "Hello?")
 
         reply = await chat.expect("We have an update for you: Hello?")
         assert reply.calls[-1].params["ContentSid"] == TEMPLATE
