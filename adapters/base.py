@@ -23,6 +23,8 @@ __all__ = [
     "Address",
     "Choice",
     "DeliveryUpdate",
+    "Fetched",
+    "Fetcher",
     "Inbound",
     "Limits",
     "Location",
@@ -176,6 +178,29 @@ class DeliveryUpdate:
     status: str
     """"sent", "delivered", "failed", "undelivered", "read", ..."""
     error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The bytes of a file a customer sent, as the platform gave them."""
+
+    data: bytes
+    mime_type: str | None = None
+    """The type the platform's download said (Content-Type), if any."""
+
+
+class Fetcher(Protocol):
+    """An adapter that can download the files its customers send (an optional part of
+    `Adapter`: Telegram's getFile, Twilio's media URLs, Slack's url_private)."""
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download `media` through the platform, at most `max_bytes`.
+
+        Raises:
+            FetchRefused: larger than `max_bytes` ("too_large"), a URL not on the platform's
+                configured API host ("foreign_host"), or the platform refused ("failed").
+        """
+        ...
 
 
 class Sink(Protocol):

@@ -21,6 +21,7 @@ from dialogs.context import Answer, Context, Memory
 from dialogs.errors import FlowError, Invalid, MissingAwait, RegistrationError, ReplayMismatch
 from dialogs.flows import App, Flow, Texts, flow
 from dialogs.interruptions import Interruptions
+from dialogs.media import Attachment, Contact, Document, Location, Photo, allowed
 from dialogs.prompts import Choice, Media, Prompt
 from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
 from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
@@ -29,25 +30,31 @@ __all__ = [
     "HUMAN_CHOICE",
     "Answer",
     "App",
+    "Attachment",
     "Button",
     "Choice",
     "Command",
+    "Contact",
     "Context",
+    "Document",
     "Flow",
     "FlowError",
     "Interruptions",
     "Invalid",
     "Keyword",
+    "Location",
     "Media",
     "Memory",
     "MissingAwait",
     "Outcome",
+    "Photo",
     "Prompt",
     "Regex",
     "RegistrationError",
     "ReplayMismatch",
     "Texts",
     "Trigger",
+    "allowed",
     "flow",
     "pending_prompt",
     "run_turn",

@@ -36,6 +36,7 @@ MOVED = (
     "handoff_events",
     "agent_notes",
     "link_codes",
+    "media_files",
 )
 """Every table with a customer_id column whose rows move in a merge (flow_journal follows its
 run; customers' own row is merged field by field)."""

@@ -424,3 +424,9 @@ class MergeLog(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=64)
     moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
     created_at: float
+
+
+# Tables of features, in modules of their own (imported here so the metadata holds them).
+from storage.media_tables import MediaFile  # noqa: E402
+
+__all__ += ["MediaFile"]

@@ -62,16 +62,25 @@ from pydantic import ValidationError
 
 from adapters.base import (
     Address,
+    Fetched,
     Inbound,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
 )
 from adapters.body import read_json
-from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
-from adapters.telegram.parse import inbound_from_update, plain_text_inbound
+from adapters.errors import (
+    AdapterError,
+    BadRequest,
+    FetchRefused,
+    RateLimited,
+    SendError,
+    Unreachable,
+)
+from adapters.telegram.parse import FILE_PREFIX, inbound_from_update, plain_text_inbound
 from adapters.telegram.render import MAX_TEXT, method_call, render_prompt
 from adapters.telegram.session import BatonSession
 
@@ -242,6 +251,38 @@ class TelegramAdapter:
         if self._bot is not None:
             await self._bot.session.close()
             self._bot = None
+
+    # --- files -------------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download a file the customer sent: getFile, then the file URL, through aiogram.
+
+        Raises:
+            FetchRefused: not a Telegram file id, over `max_bytes`, or Telegram refused.
+        """
+        if not media.url.startswith(FILE_PREFIX):
+            raise FetchRefused("not a Telegram file id", reason="foreign_host")
+        bot = self._client()
+        try:
+            found = await bot.get_file(media.url.removeprefix(FILE_PREFIX))
+            if found.file_size is not None and found.file_size > max_bytes:
+                raise FetchRefused(
+                    f"the file has {found.file_size} bytes, more than {max_bytes}",
+                    reason="too_large",
+                )
+            if not found.file_path:
+                raise FetchRefused("Telegram gave no file path", reason="failed")
+            url = bot.session.api.file_url(bot.token, found.file_path)
+            data = bytearray()
+            async for chunk in bot.session.stream_content(url, timeout=30, chunk_size=65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise FetchRefused(f"the file is over {max_bytes} bytes", reason="too_large")
+        except TelegramAPIError as exc:
+            raise FetchRefused(f"Telegram refused the file: {exc}", reason="failed") from None
+        except (ClientError, OSError) as exc:
+            raise FetchRefused(f"could not download the file: {exc!r}", reason="failed") from None
+        return Fetched(bytes(data), media.mime_type)
 
     # --- inbound -----------------------------------------------------------------------------
 

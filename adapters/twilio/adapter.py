@@ -10,6 +10,7 @@ numbered parts) in `render.py`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import math
 import time
@@ -20,7 +21,14 @@ from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from aiohttp import ClientError, ClientSession, TraceConfig, TraceRequestEndParams, web
+from aiohttp import (
+    ClientError,
+    ClientSession,
+    ClientTimeout,
+    TraceConfig,
+    TraceRequestEndParams,
+    web,
+)
 from multidict import MultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -34,13 +42,16 @@ from twilio.rest import Client
 
 from adapters.base import (
     Address,
+    Fetched,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
 )
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.fetching import download
 from adapters.twilio.parse import parse_sms, parse_status
 from adapters.twilio.render import MAX_BODY, render_prompt
 
@@ -59,6 +70,7 @@ _OPTED_OUT = 21610
 _UNREACHABLE_CODES = frozenset({21211, 21614})  # invalid number; not a mobile number
 _MAX_RETRY_AFTER = 3600.0
 _PARTIAL_KEEP = 1000
+_TWILIO_API = "https://api.twilio.com"
 _retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
 
 
@@ -102,6 +114,7 @@ class TwilioAdapter:
         self._auth_token = auth_token
         self._validator = RequestValidator(auth_token)
         self._client: Any = None
+        self._files: ClientSession | None = None
         # Parts already sent of multi-part replies whose send failed half-way, so a retry by
         # the outbox does not send them twice; keyed by (recipient, bodies).
         self._partial: OrderedDict[tuple[str, tuple[str, ...]], list[str]] = OrderedDict()
@@ -217,6 +230,30 @@ class TwilioAdapter:
         client, self._client = self._client, None
         if client is not None:
             await client.http_client.close()
+        files, self._files = self._files, None
+        if files is not None:
+            await files.close()
+
+    # --- files -----------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download an MMS (or WhatsApp) media URL with the account's credentials.
+
+        Only a URL on the configured API host (api.twilio.com, or `api_base`) is fetched.
+
+        Raises:
+            FetchRefused: another host, over `max_bytes`, or Twilio refused.
+        """
+        if self._files is None:
+            self._files = ClientSession(timeout=ClientTimeout(total=60))
+        credentials = f"{self.account_sid}:{self._auth_token}".encode()
+        return await download(
+            self._files,
+            media.url,
+            base=self.api_base or _TWILIO_API,
+            headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()},
+            max_bytes=max_bytes,
+        )
 
     # --- outbound --------------------------------------------------------------------------
 

@@ -18,9 +18,14 @@ __all__ = ["CHANNEL"]
 
 
 def _enabled(settings: Any) -> bool:
+    from pydantic import ValidationError
+
     from adapters.whatsapp.settings import WhatsAppSettings
 
-    return bool(WhatsAppSettings().sender)
+    try:
+        return bool(WhatsAppSettings().sender)
+    except ValidationError:
+        return True  # set, but wrong: building the adapter names the setting to fix
 
 
 def _from_settings(settings: Any) -> Adapter:
