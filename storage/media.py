@@ -78,9 +78,7 @@ class MediaFiles:
         def write(conn: Connection) -> list[str]:
             where = _files.c.customer_id == customer_id
             locations = [
-                str(v)
-                for v in conn.execute(select(_files.c.location).where(where)).scalars()
-                if v
+                str(v) for v in conn.execute(select(_files.c.location).where(where)).scalars() if v
             ]
             conn.execute(delete(_files).where(where))
             return locations

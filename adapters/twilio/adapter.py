@@ -237,7 +237,7 @@ class TwilioAdapter:
     # --- files -----------------------------------------------------------------------------
 
     async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
-        """Download an MMS (or WhatsApp) media URL with the account's credentials.
+        """Download an inbound message's media URL with the account's credentials.
 
         Only a URL on the configured API host (api.twilio.com, or `api_base`) is fetched.
 

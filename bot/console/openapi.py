@@ -365,6 +365,17 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        "/api/files/{id}": {
+            "get": {
+                "summary": "A file a customer sent: inline for pictures, else a download",
+                "tags": ["conversations"],
+                "parameters": [_ID],
+                "responses": {
+                    "200": {"description": "The file's bytes"},
+                    **_errors(401, 404),
+                },
+            }
+        },
         "/api/canned-replies": {
             "get": {
                 "summary": "Canned replies",

@@ -42,6 +42,18 @@ def _message(m: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
         "media": [
             {"kind": k, "name": n or k, "mime_type": t} for k, _, t, n in payload.get("media", ())
         ],
+        "files": [
+            {
+                "id": f["id"],
+                "kind": f.get("kind"),
+                "name": f.get("name") or f.get("kind"),
+                "mime_type": f.get("mime_type"),
+                "size": f.get("size"),
+                "url": f"/api/files/{f['id']}",
+            }
+            for f in payload.get("files", ())
+            if isinstance(f, Mapping) and f.get("id") is not None
+        ],
         "delivery_status": m["delivery_status"],
         "error": m["error"],
         "created_at": m["created_at"],
