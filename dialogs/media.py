@@ -40,6 +40,8 @@ __all__ = [
     "allowed",
     "answer_as",
     "expect_name",
+    "is_location",
+    "read_location",
     "register_reader",
 ]
 
@@ -76,13 +78,9 @@ class Attachment:
         """
         if self.location is None:
             raise LookupError(
-                "this file was not fetched: is the media feature on (bot.media.Media)?"
+                "this file was not fetched: is the media feature on (bot.media.MediaIntake)?"
             )
-        scheme = urlparse(self.location).scheme
-        reader = _READERS.get(scheme)
-        if reader is None:
-            raise LookupError(f"no reader for {scheme!r} files: see register_reader")
-        return await reader(self.location)
+        return await read_location(self.location)
 
 
 class Photo(Attachment):
@@ -189,6 +187,26 @@ def register_reader(scheme: str, reader: _Reader) -> None:
     """Read files kept under `scheme` URIs with `reader` (a file store for object storage
     registers its own, e.g. "s3"); "file" is built in."""
     _READERS[scheme] = reader
+
+
+def is_location(url: str) -> bool:
+    """Whether `url` is where Baton keeps a file (a registered store's URI), not the
+    platform's own reference or a web address."""
+    return urlparse(url).scheme in _READERS
+
+
+async def read_location(location: str) -> bytes:
+    """The bytes Baton keeps at `location` (agents' attachments are sent this way).
+
+    Raises:
+        LookupError: No reader knows the location's store.
+        OSError: The store could not read it.
+    """
+    scheme = urlparse(location).scheme
+    reader = _READERS.get(scheme)
+    if reader is None:
+        raise LookupError(f"no reader for {scheme!r} files: see register_reader")
+    return await reader(location)
 
 
 def _attachments(answer: Mapping[str, Any], kind: type[A]) -> list[A]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import time
@@ -439,6 +440,7 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
                         "file_name": value.filename,
                         "content_type": value.content_type,
                         "size": len(content),
+                        "sha256": hashlib.sha256(content).hexdigest(),
                     },
                 )
             )

@@ -45,6 +45,7 @@ from adapters.body import check_content_type, decode, json_too_deep, parse_json,
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
 from adapters.slack.parse import action_inbound, event_inbound
 from adapters.slack.render import MAX_BUTTONS, MESSAGE_TEXT, render
+from dialogs.media import read_location
 
 __all__ = ["EVENTS_PATH", "INTERACTIVE_PATH", "SlackAdapter", "send_error"]
 
@@ -325,6 +326,9 @@ class SlackAdapter:
         try:
             channel = to.route or await self._dm_channel(client, to.identity)
             for part in rendered.parts:
+                if part.get("upload"):
+                    ids.extend(await _upload(client, channel, part["upload"]))
+                    continue
                 response = await client.chat_postMessage(
                     channel=channel, text=str(part["text"]), blocks=part.get("blocks") or None
                 )
@@ -349,6 +353,20 @@ class SlackAdapter:
                 raise SendError("conversations.open returned no channel", retryable=True)
             self._dm_channels[identity] = channel
         return channel
+
+
+async def _upload(client: AsyncWebClient, channel: str, files: Any) -> list[str]:
+    """Upload kept files to `channel` with files_upload_v2; returns their file ids."""
+    uploads = []
+    for location, name, _mime in files:
+        try:
+            data = await read_location(str(location))
+        except (LookupError, OSError) as exc:
+            raise SendError(f"the file to send cannot be read: {exc}", retryable=False) from None
+        uploads.append({"content": data, "filename": str(name), "title": str(name)})
+    response = await client.files_upload_v2(channel=channel, file_uploads=uploads)
+    found = response.get("files") or []
+    return [str(f.get("id", "")) for f in found if isinstance(f, dict)]
 
 
 def _error_code(exc: SlackApiError) -> str:

@@ -54,6 +54,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response
 from aiogram.types import (
+    BufferedInputFile,
     Update,
 )
 from aiogram.utils.token import TokenValidationError, validate_token
@@ -83,6 +84,7 @@ from adapters.errors import (
 from adapters.telegram.parse import FILE_PREFIX, inbound_from_update, plain_text_inbound
 from adapters.telegram.render import MAX_TEXT, method_call, render_prompt
 from adapters.telegram.session import BatonSession
+from dialogs.media import read_location
 
 __all__ = ["PATH", "TelegramAdapter", "send_error"]
 
@@ -435,8 +437,8 @@ class TelegramAdapter:
         bot = self._client()
         ids: list[str] = []
         for part in rendered.parts:
-            method = method_call(chat_id, part)
             try:
+                method = method_call(chat_id, await _with_upload(part))
                 result = await bot(method)
             except TelegramAPIError as exc:
                 raise send_error(exc) from exc
@@ -452,6 +454,21 @@ class TelegramAdapter:
                 ) from exc
             ids.append(str(result.message_id))
         return Sent(tuple(ids))
+
+
+async def _with_upload(part: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`part` with a kept file's bytes in place of its location, to upload to Telegram."""
+    upload = part.get("upload")
+    if not upload:
+        return part
+    field = str(upload["field"])
+    params = dict(part["params"])
+    try:
+        data = await read_location(str(params[field]))
+    except (LookupError, OSError) as exc:
+        raise SendError(f"the file to send cannot be read: {exc}", retryable=False) from None
+    params[field] = BufferedInputFile(data, filename=str(upload["name"]))
+    return {**part, "params": params}
 
 
 def send_error(exc: TelegramAPIError) -> SendError:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
+import json
 import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
@@ -54,6 +57,7 @@ from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Un
 from adapters.fetching import download
 from adapters.twilio.parse import parse_sms, parse_status
 from adapters.twilio.render import MAX_BODY, render_prompt
+from dialogs.media import read_location
 
 __all__ = ["SMS_PATH", "STATUS_PATH", "TwilioAdapter", "parse_retry_after", "send_error"]
 
@@ -71,6 +75,7 @@ _UNREACHABLE_CODES = frozenset({21211, 21614})  # invalid number; not a mobile n
 _MAX_RETRY_AFTER = 3600.0
 _PARTIAL_KEEP = 1000
 _TWILIO_API = "https://api.twilio.com"
+_MEDIA_TTL = 3600
 _retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
 
 
@@ -93,6 +98,10 @@ class TwilioAdapter:
 
     channel: ClassVar[str] = "twilio"
     limits: ClassVar[Limits] = Limits(max_text=MAX_BODY, max_choices=0, buttons=False)
+    media_path: ClassVar[str] = "/webhooks/twilio/media/"
+    """Where Twilio fetches the files we send (signed, expiring URLs)."""
+    mms_types: ClassVar[tuple[str, ...] | None] = ("image/",)
+    """Kept files sent as MMS media; others go as a link in the text. None: all as media."""
 
     def __init__(
         self,
@@ -142,7 +151,85 @@ class TwilioAdapter:
             await sink.delivery_status(update)
             return web.Response(status=204)
 
-        return [web.post(SMS_PATH, sms), web.post(STATUS_PATH, status)]
+        return [web.post(SMS_PATH, sms), web.post(STATUS_PATH, status), self._media_route()]
+
+    # --- files we send -----------------------------------------------------------------------
+
+    def _media_route(self) -> web.RouteDef:
+        """`GET <media path>{token}`: a kept file, for Twilio to fetch while sending an MMS.
+
+        The token is signed with the auth token and expires: only URLs this adapter handed to
+        Twilio open, for an hour, and nothing else of the file store is reachable.
+        """
+
+        async def media(request: web.Request) -> web.StreamResponse:
+            found = self._unsign(request.match_info["token"])
+            if found is None:
+                raise web.HTTPNotFound()
+            location, mime = found
+            try:
+                data = await read_location(location)
+            except (LookupError, OSError):
+                raise web.HTTPNotFound() from None
+            return web.Response(
+                body=data,
+                content_type=mime or "application/octet-stream",
+                headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+            )
+
+        return web.get(self.media_path + "{token}", media)
+
+    def _sign(self, location: str, mime: str | None) -> str:
+        payload = base64.urlsafe_b64encode(
+            json.dumps([location, mime, int(time.time()) + _MEDIA_TTL]).encode()
+        ).decode()
+        mac = hmac.new(self._auth_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        return f"{payload}.{mac}"
+
+    def _unsign(self, token: str) -> tuple[str, str | None] | None:
+        payload, _, mac = token.partition(".")
+        want = hmac.new(self._auth_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac, want):
+            return None
+        try:
+            location, mime, expires = json.loads(base64.urlsafe_b64decode(payload))
+        except (ValueError, TypeError):
+            return None
+        if time.time() > expires:
+            return None
+        return str(location), mime
+
+    def _carry(self, part: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """(body, media URLs) of `part`, with kept files as signed URLs Twilio fetches from
+        this server; a file that is not a picture goes as a link in the text on SMS.
+
+        Raises:
+            SendError: A kept file and no BATON_PUBLIC_URL to give Twilio (permanent).
+        """
+        body = str(part.get("body") or "")
+        kept: Mapping[str, Any] = part.get("kept") or {}
+        urls: list[str] = []
+        links: list[str] = []
+        for url in part.get("media_url") or ():
+            if url not in kept:
+                urls.append(str(url))
+                continue
+            if not self.public_url:
+                raise SendError(
+                    f"{self.channel} cannot carry a file without BATON_PUBLIC_URL: Twilio "
+                    "fetches attachments from this server",
+                    retryable=False,
+                    code="no_public_url",
+                )
+            mime, name = kept[url]
+            signed = self.public_url + self.media_path + self._sign(str(url), mime)
+            if self.mms_types is None or str(mime or "").startswith(self.mms_types):
+                urls.append(signed)
+            else:
+                links.append(f"{name or 'File'}: {signed}")
+        if links:
+            body = "\n".join([body, *links]).strip()
+        return body, urls
 
     async def _verified_form(self, request: web.Request) -> MultiDict[str]:
         """The form fields of a request proven to come from Twilio; raises an HTTP error."""
@@ -278,10 +365,11 @@ class TwilioAdapter:
         )
         for part in rendered.parts[len(sids) :]:
             fields: dict[str, Any] = {"to": to.identity, "from_": self.from_number}
-            if part.get("body"):
-                fields["body"] = part["body"]
-            if part.get("media_url"):
-                fields["media_url"] = list(part["media_url"])
+            body, urls = self._carry(part)
+            if body:
+                fields["body"] = body
+            if urls:
+                fields["media_url"] = urls
             if callback:
                 fields["status_callback"] = callback
             _retry_after.set(None)

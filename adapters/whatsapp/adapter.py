@@ -75,6 +75,8 @@ class WhatsAppAdapter(TwilioAdapter):
     limits: ClassVar[Limits] = Limits(
         max_text=MAX_BODY, max_choices=LIST_MAX, buttons=True, reply_window=WINDOW
     )
+    media_path: ClassVar[str] = "/webhooks/whatsapp/media/"
+    mms_types: ClassVar[tuple[str, ...] | None] = None  # documents travel as media too
 
     def __init__(
         self,
@@ -127,7 +129,11 @@ class WhatsAppAdapter(TwilioAdapter):
             await sink.delivery_status(update)
             return web.Response(status=204)
 
-        return [web.post(MESSAGE_PATH, message), web.post(STATUS_PATH, status)]
+        return [
+            web.post(MESSAGE_PATH, message),
+            web.post(STATUS_PATH, status),
+            self._media_route(),
+        ]
 
     def _sdk(self) -> Any:
         client = super()._sdk()
@@ -170,10 +176,11 @@ class WhatsAppAdapter(TwilioAdapter):
                 if content is not None:
                     fields["content_sid"] = content
                 else:
-                    if part.get("body"):
-                        fields["body"] = part["body"]
-                    if part.get("media_url"):
-                        fields["media_url"] = list(part["media_url"])
+                    body, urls = self._carry(part)
+                    if body:
+                        fields["body"] = body
+                    if urls:
+                        fields["media_url"] = urls
                 message = await client.messages.create_async(**fields)
             except (TwilioRestException, TwilioServiceException) as exc:
                 if exc.code == _WINDOW_CLOSED and not sids:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.console.api._request import authed, json_body, path_id, required_text, visible
+from bot.console.api.files import attachments
 from bot.console.auth import Principal, fail
 from bot.console.core import Console
 
@@ -87,9 +88,14 @@ async def messages(request: web.Request, console: Console, who: Principal) -> we
 async def reply(request: web.Request, console: Console, who: Principal) -> web.Response:
     """POST /api/conversations/{id}/messages: reply on the customer's current channel."""
     access = await visible(console, who, path_id(request))
-    text = required_text(await json_body(request), "text")
+    body = await json_body(request)
+    media: list[list[Any]] = []
+    shown: list[dict[str, Any]] = []
+    if body.get("files"):  # kept by POST /api/conversations/{id}/files
+        media, shown = await attachments(console, access.customer_id, body["files"])
+    text = required_text(body, "text") if body.get("text") or not media else ""
     message_id = await console.handoffs.reply(
-        access.conversation_id, access.customer_id, who.agent, text
+        access.conversation_id, access.customer_id, who.agent, text, media=media, files=shown
     )
     return web.json_response({"id": message_id}, status=201)
 
