@@ -71,6 +71,8 @@ class SlackWebApi(Emulator):
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
+        self.shared: dict[str, tuple[bytes, str]] = {}
+        """Files customers shared, by url_private key: (bytes, type)."""
         self.files: dict[str, dict[str, Any]] = {}
         """Files the bot uploaded, by file id: {"name", "length", "data", "channel"}."""
 
@@ -96,6 +98,7 @@ class SlackWebApi(Emulator):
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/response/{key}", self._respond)
         app.router.add_post("/upload/{file_id}", self._receive_upload)
+        app.router.add_get("/files-pri/{key}/{name}", self._private_file)
 
     def _fault_response(self, status: int, retry_after: int) -> tuple[web.Response, Any]:
         if status == 429:
@@ -154,6 +157,34 @@ class SlackWebApi(Emulator):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def add_customer_file(self, data: bytes, name: str, mimetype: str) -> dict[str, Any]:
+        """A file the customer shares: the `files` entry of their message event, whose
+        `url_private` this emulator serves to the bot token."""
+        if self.base_url is None:
+            raise RuntimeError("the emulator is not running: add files inside run()")
+        file_id = "F" + secrets.token_hex(5).upper()
+        key = f"{self.team_id}-{file_id}"
+        self.shared[key] = (data, mimetype)
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(data),
+            "url_private": f"{self.base_url}/files-pri/{key}/{name}",
+        }
+
+    async def _private_file(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = {"key": request.match_info["key"]}
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        found = self.shared.get(request.match_info["key"])
+        if not token.startswith("xoxb-") or self.token not in (None, token) or found is None:
+            self._record("files.private", params, 404, None)
+            return web.Response(status=404, text="not found")
+        self._record("files.private", params, 200, None)
+        return web.Response(body=found[0], content_type=found[1])
 
     def _upload_url(self, params: dict[str, Any]) -> _Answer:
         name, length = params.get("filename"), params.get("length")

@@ -34,8 +34,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import (
     Address,
+    Fetched,
     Inbound,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
@@ -43,11 +45,14 @@ from adapters.base import (
 )
 from adapters.body import check_content_type, decode, json_too_deep, parse_json, read_raw
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.fetching import download
 from adapters.slack.parse import action_inbound, event_inbound
 from adapters.slack.render import MAX_BUTTONS, MESSAGE_TEXT, render
 from dialogs.media import read_location
 
 __all__ = ["EVENTS_PATH", "INTERACTIVE_PATH", "SlackAdapter", "send_error"]
+
+_SLACK_FILES = "https://files.slack.com"
 
 log = logging.getLogger("baton.slack")
 
@@ -118,6 +123,29 @@ class SlackAdapter:
         self.team_id = ""
         """The workspace id, from auth.test (set by `start`)."""
         self._dm_channels: dict[str, str] = {}
+        self._files: aiohttp.ClientSession | None = None
+
+    # --- files -------------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download a file the customer shared (its `url_private`) with the bot token.
+
+        Only a URL on Slack's file host (files.slack.com, or the configured API base) is
+        fetched: the bot token never goes anywhere else.
+
+        Raises:
+            FetchRefused: another host, over `max_bytes`, or Slack refused.
+        """
+        if self._files is None:
+            self._files = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        base = self._base_url.removesuffix("/api/") if self._base_url else _SLACK_FILES
+        return await download(
+            self._files,
+            media.url,
+            base=base,
+            headers={"Authorization": f"Bearer {self._token}"},
+            max_bytes=max_bytes,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -190,6 +218,9 @@ class SlackAdapter:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        files, self._files = self._files, None
+        if files is not None:
+            await files.close()
 
     # --- inbound -----------------------------------------------------------------------------
 

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.emulators import TelegramEmulator, TelegramView, TwilioEmulator, TwilioView
+from adapters.emulators import (
+    SlackView,
+    TelegramEmulator,
+    TelegramView,
+    TwilioEmulator,
+    TwilioView,
+)
 from bot.testing import ChatScript, chat_on
 from dialogs import App, Context, Keyword, Location, Photo, allowed, flow
 from storage import MediaFiles
@@ -60,7 +66,7 @@ async def _send_photo(chat: ChatScript, data: bytes) -> None:
 
 
 async def _files(chat: ChatScript) -> list[tuple[str, str | None, int | None]]:
-    found = await chat.baton.store.identity(chat.channel, chat.customer)
+    found = await chat.baton.store.identity(chat.channel, chat._view.identity(chat.customer))
     assert found is not None
     rows = await MediaFiles(chat.baton.store).of_customer(found[1])
     return [(r.status, (r.reason or "").split(":")[0] or None, r.size) for r in rows]
@@ -244,3 +250,37 @@ async def test_an_mms_url_off_the_platform_or_missing_is_refused_without_fetchin
         assert await _files(chat) == [("refused", reason, None)]
         expected = [404] if reason == "failed" else []
         assert [c.status for c in twilio.calls("media.fetch")] == expected
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+async def test_a_slack_file_is_fetched_with_the_bot_token_only_from_slack(
+    tmp_path: Path, elsewhere: bool
+) -> None:
+    async with chat_on(
+        "slack",
+        app,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/m.db",
+        media_folder=str(tmp_path / "media"),
+    ) as chat:
+        await chat.send("damage")
+        await chat.expect("Send a photo of the damage")
+        view = chat._view
+        assert isinstance(view, SlackView)
+        shared = view.slack.add_customer_file(PICTURE, "dent.png", "image/png")
+        if elsewhere:  # a url_private that is not Slack's: the bot token is never sent there
+            shared["url_private"] = "https://attacker.example/files-pri/x/dent.png"
+        await view.slack.customer_message(
+            chat.baton.url("/webhooks/slack/events"),
+            view.signing_secret,
+            user=chat.customer,
+            text="",
+            files=[shared],
+        )
+        chat._spoke = True
+        if elsewhere:
+            await chat.expect("Sorry, I couldn't receive that file. Could you send it again?")
+            assert await _files(chat) == [("refused", "foreign_host", None)]
+            assert view.slack.calls("files.private") == []
+        else:
+            await chat.expect(f"Thanks: {len(PICTURE)} bytes, {DIGEST}")
+            assert await _files(chat) == [("stored", None, len(PICTURE))]

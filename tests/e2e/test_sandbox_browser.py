@@ -124,7 +124,9 @@ async def test_the_button_makes_the_three_panes_one_customer(sqlite_url: str) ->
 
             await page.get_by_role("button", name="Be one customer on all three").click()
 
-            await expect(status).to_have_text("Telegram, SMS and Slack are one customer now.")
+            await expect(status).to_have_text(
+                "Telegram, SMS, Slack and WhatsApp are one customer now."
+            )
             await expect(telegram.get_by_text("Your linking code is").first).to_be_visible()
             linked = "Linked! This chat and your Telegram chat are one conversation now."
             await expect(sms.get_by_text(linked)).to_be_visible()
