@@ -361,6 +361,6 @@ async def test_expect_times_out_with_the_calls_seen(sqlite_url: str) -> None:
 
 
 async def test_an_unknown_channel_is_refused(sqlite_url: str) -> None:
-    with pytest.raises(ValueError, match="unknown channel 'whatsapp'"):
-        async with chat_on("whatsapp", app, database_url=sqlite_url):
+    with pytest.raises(ValueError, match="unknown channel 'fax'"):
+        async with chat_on("fax", app, database_url=sqlite_url):
             pass

@@ -20,7 +20,7 @@ from adapters.emulators import (
 )
 from bot.testing import ChatScript, chat_on
 from dialogs import App, Context, Keyword, Location, Photo, allowed, flow
-from storage import MediaFiles
+from storage import LocalFolder, MediaFiles
 from tests.console.support import Browser, add_agent
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
@@ -217,6 +217,17 @@ async def test_an_mms_is_fetched_with_the_account_credentials(tmp_path: Path) ->
         fetched = twilio.calls("media.fetch")
         assert [c.status for c in fetched] == [200]
         assert await _files(chat) == [("stored", None, len(PICTURE))]
+
+        # Erasure: the customer's rows go, and the caller deletes the bytes they point at.
+        customer_id = (await chat.conversation()).customer_id
+        rows = MediaFiles(chat.baton.store)
+        locations = await rows.forget(customer_id)
+        files = LocalFolder(tmp_path / "media")
+        for location in locations:
+            await files.delete(location)
+        assert len(locations) == 1
+        assert await rows.of_customer(customer_id) == []
+        assert [p for p in (tmp_path / "media").rglob("*") if p.is_file()] == []
 
 
 @pytest.mark.parametrize(
