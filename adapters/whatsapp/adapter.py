@@ -218,7 +218,8 @@ class WhatsAppAdapter(TwilioAdapter):
         text = "\n".join(str(p.get("body", "")) for p in rendered.parts if p.get("body"))
         fields = self._fields(address_of(to.identity))
         fields["content_sid"] = template
-        fields["content_variables"] = json.dumps({"1": text[:_VARIABLE_MAX]})
+        # WhatsApp refuses an empty variable: a message of files alone says so in words.
+        fields["content_variables"] = json.dumps({"1": text[:_VARIABLE_MAX] or "(a file)"})
         try:
             message = await self._sdk().messages.create_async(**fields)
         except (TwilioRestException, TwilioServiceException) as exc:

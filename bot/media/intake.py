@@ -25,7 +25,7 @@ import hashlib
 import logging
 import mimetypes
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from adapters.base import Adapter, Fetched, Fetcher, Media
 from adapters.errors import FetchRefused
@@ -94,14 +94,14 @@ class MediaIntake:
         if not inbound.media or not turn.flows:
             return
         adapter = self._adapters.get(inbound.channel)
-        fetch = getattr(adapter, "fetch", None)
-        if fetch is None:
+        if adapter is None or not callable(getattr(adapter, "fetch", None)):
             return  # a channel that cannot fetch: the files stay the platform's references
+        fetcher = cast(Fetcher, adapter)
         kept: list[dict[str, Any]] = []
         refusals: list[tuple[str, str | None]] = []
         for media in inbound.media[:_MAX_FILES]:
             try:
-                kept.append(await self._keep(turn, adapter, media))  # type: ignore[arg-type]
+                kept.append(await self._keep(turn, fetcher, media))
             except _Refused as refused:
                 refusals.append((refused.reason, media.mime_type))
                 await self.rows.record(

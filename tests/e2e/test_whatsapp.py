@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
 
 from adapters.emulators import Call
 from adapters.whatsapp import WhatsAppAdapter
 from adapters.whatsapp.emulator import WhatsAppEmulator
 from bot.app import ADAPTERS
 from bot.demo import app
+from bot.media import MediaIntake
 from bot.testing import ChatScript, chat_on
 from dialogs import Texts
-from storage import AgentRow
-from tests.console.support import add_agent, handoffs_of
+from storage import AgentRow, MediaFiles
+from tests.console.support import add_agent, console_of, handoffs_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
 
@@ -199,3 +201,42 @@ async def test_stop_opts_the_number_out_as_on_sms(tmp_path: Path) -> None:
         assert flags["opted_out"] is True
         await chat.send("hello?")
         await chat.expect_no_reply()
+
+
+async def test_a_whatsapp_picture_is_kept_and_an_agents_pdf_goes_as_media(
+    tmp_path: Path,
+) -> None:
+    async with chat_on(
+        "whatsapp",
+        app,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db",
+        media_folder=str(tmp_path / "media"),
+    ) as chat:
+        conversation_id, customer_id, grace = await _with_an_agent(chat)
+        emulator = _emulator(chat)
+        url = emulator.add_media(b"\x89PNG picture", "image/png")
+        webhook = chat.baton.url("/webhooks/whatsapp")
+        await emulator.customer_message(
+            webhook, webhook, from_=chat.customer, to="+14155238886", media=[(url, "image/png")]
+        )
+        await chat.baton.engine.idle()
+        rows = await MediaFiles(chat.baton.store).of_customer(customer_id)
+        assert [(r.channel, r.status, r.size) for r in rows] == [("whatsapp", "stored", 12)]
+
+        pdf = (
+            await console_of(chat.baton)
+            .engine.feature(MediaIntake)
+            .files.put(customer_id, b"%PDF-1.4 invoice", suffix=".pdf")
+        )
+        await handoffs_of(chat.baton).reply(
+            conversation_id,
+            customer_id,
+            grace,
+            "Your invoice",
+            media=[["document", pdf, "application/pdf", "invoice.pdf"]],
+        )
+        reply = await chat.expect("Your invoice")
+        [media_url] = reply.calls[-1].params["MediaUrl"]
+        assert media_url.startswith(chat.baton.url("/webhooks/whatsapp/media/"))
+        async with ClientSession() as http, http.get(media_url) as rsp:
+            assert (rsp.status, await rsp.read()) == (200, b"%PDF-1.4 invoice")

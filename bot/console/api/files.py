@@ -37,7 +37,7 @@ async def download(request: web.Request, console: Console, who: Principal) -> we
     file_id = path_id(request)
     intake = console.engine.feature(MediaIntake)
     row = await intake.rows.get(file_id)
-    conversation = await console.db._store.conversation(row.customer_id) if row else None
+    conversation = await console.handoffs.store.conversation(row.customer_id) if row else None
     if row is None or conversation is None or row.location is None:
         fail(404, "not_found", "no such file")
     await visible(console, who, int(conversation["id"]))
