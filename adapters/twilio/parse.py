@@ -71,6 +71,11 @@ def parse_sms(form: MultiDict[str]) -> Inbound:
     sid, sender = form.get("MessageSid", ""), form.get("From", "")
     if not sid or not sender.strip():
         raise BadRequest("MessageSid and From are required")
+    if ":" in sender:  # "<channel>:+1..." is another Twilio channel's sender, not a phone
+        raise BadRequest(
+            f"From {sender.partition(':')[0]}:... is not an SMS sender: point that sender's "
+            "webhook at its own channel's path (see the channel registry)"
+        )
     body = form.get("Body", "")
     try:
         count = min(int(form.get("NumMedia", "0") or "0"), MAX_MEDIA)

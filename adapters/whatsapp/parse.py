@@ -38,8 +38,10 @@ def parse_message(form: MultiDict[str]) -> Inbound:
     sender = form.get("From", "").strip()
     if not sender.startswith(PREFIX) or len(sender) > 64:
         raise BadRequest('From must be a WhatsApp sender, "whatsapp:+<number>"')
-    sms = parse_sms(form)
-    identity = normalise_number(sender[len(PREFIX) :])
+    plain = form.copy()
+    plain["From"] = sender[len(PREFIX) :]
+    sms = parse_sms(plain)
+    identity = normalise_number(plain["From"])
     choice = (form.get("ButtonPayload") or form.get("ListId") or "").strip() or None
     text = sms.text
     if choice is not None:

@@ -9,6 +9,7 @@ from multidict import MultiDict
 from adapters.base import Choice, Location, Media, Prompt
 from adapters.emulators import sms_params
 from adapters.errors import BadRequest
+from adapters.twilio import parse_sms
 from adapters.whatsapp import WhatsAppAdapter, interactive_kind, parse_message, render_prompt
 
 
@@ -104,3 +105,8 @@ def test_the_window_must_be_a_day_at_most() -> None:
         WhatsAppAdapter("AC1", "t", "+14155238886", public_url=None, window_hours=25)
     adapter = WhatsAppAdapter("AC1", "t", "whatsapp:+14155238886", public_url=None)
     assert adapter.from_number == "whatsapp:+14155238886"
+
+
+def test_the_sms_webhook_refuses_a_whatsapp_sender_instead_of_taking_it_for_a_phone() -> None:
+    with pytest.raises(BadRequest, match="whatsapp:... is not an SMS sender"):
+        parse_sms(_form())
