@@ -108,5 +108,5 @@ def test_the_window_must_be_a_day_at_most() -> None:
 
 
 def test_the_sms_webhook_refuses_a_whatsapp_sender_instead_of_taking_it_for_a_phone() -> None:
-    with pytest.raises(BadRequest, match="whatsapp:... is not an SMS sender"):
+    with pytest.raises(BadRequest, match=r"whatsapp:\.\.\. is not an SMS sender"):
         parse_sms(_form())
