@@ -412,7 +412,7 @@ async def test_a_channel_with_real_credentials_stays_real_and_the_sandbox_covers
             )
             real_reply = await telegram.next_call("sendMessage")
     assert baton.sandbox.channels == ("twilio", "slack", "whatsapp")
-    assert panes["telegram"] == {"on": False}
+    assert panes["telegram"] == {"on": False, "called": "Telegram"}
     assert panes["twilio"]["on"] is True
     assert panes["slack"]["on"] is True
     assert "real credentials" in refused["text"]
