@@ -14,7 +14,9 @@ from adapters.emulators import SlackEmulator
 from bot.demo import app
 from bot.testing import ChatScript, chat_on
 from dialogs import Texts
-from tests.console.support import Browser, add_agent, handoffs_of
+from tests.console.support import Browser, add_agent, customer_ids, handoffs_of
+from tests.support.baton import running_baton
+from tests.support.webchat import WebChat
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:twilio.*")
 
@@ -113,3 +115,48 @@ async def test_an_agents_pdf_reaches_sms_as_a_link_only_twilio_signed_urls_open(
                 assert (rsp.status, await rsp.read()) == (200, PDF)
             async with http.get(link[:-4] + "0000") as rsp:
                 assert rsp.status == 404  # a changed signature opens nothing
+
+
+async def test_a_channel_that_cannot_carry_files_fails_clearly_and_uploads_are_checked(
+    tmp_path: Path,
+) -> None:
+    async with (
+        running_baton(
+            f"sqlite+aiosqlite:///{tmp_path}/a.db", app, media_folder=str(tmp_path / "m")
+        ) as baton,
+        Browser(baton) as grace,
+    ):
+        chat = WebChat(baton.engine, baton.web, "c1")
+        await chat.send("agent")
+        await chat.expect(TEXTS.human_waiting)
+        customer_id, conversation = await customer_ids(baton, chat)
+        await add_agent(baton, "grace@example.com", "Grace")
+        await grace.login("grace@example.com")
+        assert (await grace.request("POST", f"/api/conversations/{conversation}/claim"))[0] == 200
+        upload = f"/api/conversations/{conversation}/files?name=invoice.pdf"
+        async with grace.http.post(
+            baton.url(upload),
+            data=PDF,
+            headers=grace.headers() | {"Content-Type": "application/pdf"},
+        ) as rsp:
+            kept = await rsp.json()
+        async with grace.http.post(
+            baton.url(upload),
+            data=b"MZ",
+            headers=grace.headers() | {"Content-Type": "application/x-msdownload"},
+        ) as rsp:
+            assert rsp.status == 415  # a type not allowed is refused at once
+        status, body = await grace.request(
+            "POST", f"/api/conversations/{conversation}/messages", {"files": [kept["id"] + 99]}
+        )
+        assert (status, body["error"]["code"]) == (400, "invalid")  # not this customer's file
+        status, _ = await grace.request(
+            "POST", f"/api/conversations/{conversation}/messages", {"files": [kept["id"]]}
+        )
+        assert status == 201
+        await baton.engine.idle()
+        _, history = await grace.get(f"/api/conversations/{conversation}/messages")
+        sent = history["messages"][-1]
+        assert sent["delivery_status"] == "failed"
+        assert sent["error"].startswith("web cannot carry files (invoice.pdf)")
+        assert customer_id > 0
