@@ -23,6 +23,8 @@ __all__ = [
     "Address",
     "Choice",
     "DeliveryUpdate",
+    "Fetched",
+    "Fetcher",
     "Inbound",
     "Limits",
     "Location",
@@ -132,6 +134,9 @@ class Address:
     channel: str
     identity: str
     route: str | None = None
+    last_inbound: float | None = None
+    """When the customer last wrote from this identity (epoch seconds), given by the outbox to
+    channels with a `Limits.reply_window`; None when not looked up or never."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +149,10 @@ class Limits:
     """Most buttons shown as buttons; more are listed as numbered text."""
     buttons: bool
     """Whether choices can be buttons at all (SMS: no)."""
+    reply_window: float | None = None
+    """Seconds after the customer's last message during which any message may be sent; after
+    it the platform takes only pre-approved templates. None: no such window. The outbox gives
+    such a channel's `send` the customer's last inbound time in `Address.last_inbound`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +178,29 @@ class DeliveryUpdate:
     status: str
     """"sent", "delivered", "failed", "undelivered", "read", ..."""
     error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The bytes of a file a customer sent, as the platform gave them."""
+
+    data: bytes
+    mime_type: str | None = None
+    """The type the platform's download said (Content-Type), if any."""
+
+
+class Fetcher(Protocol):
+    """An adapter that can download the files its customers send (an optional part of
+    `Adapter`: Telegram's getFile, Twilio's media URLs, Slack's url_private)."""
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download `media` through the platform, at most `max_bytes`.
+
+        Raises:
+            FetchRefused: larger than `max_bytes` ("too_large"), a URL not on the platform's
+                configured API host ("foreign_host"), or the platform refused ("failed").
+        """
+        ...
 
 
 class Sink(Protocol):

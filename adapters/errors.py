@@ -3,6 +3,7 @@
 AdapterError
 ├── SignatureError        the request is not from the platform (answered 401/403)
 ├── BadRequest            the request is malformed (answered 400/413/415)
+├── FetchRefused          a customer's file was not fetched: `reason` says why
 └── SendError             a send failed; `retryable` says whether to try again
     ├── RateLimited       the platform asked us to wait `retry_after` seconds
     └── Unreachable       the customer cannot be reached on this identity
@@ -14,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "AdapterError",
     "BadRequest",
+    "FetchRefused",
     "RateLimited",
     "SendError",
     "SignatureError",
@@ -39,6 +41,16 @@ class BadRequest(AdapterError):
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class FetchRefused(AdapterError):
+    """A file the customer sent was not fetched: too large, not on the platform's host, or
+    the platform would not give it. `reason` is a short code ("too_large", "foreign_host",
+    "failed"); the message says what happened."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SendError(AdapterError):

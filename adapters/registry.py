@@ -54,12 +54,17 @@ class Channel:
     customer_view: Callable[..., CustomerView] | None = None
     """Makes its emulator and the emulator's customer view (`sandbox=True` for the sandbox's
     naming). None when there is no emulator."""
+    enabled: Callable[[Any], bool] | None = None
+    """Whether `settings` turn the channel on, for a channel that shares its credentials with
+    another and is on only with a setting of its own (e.g. a second sender number). None: on
+    when any of `credentials` is set (`configured`: all of them)."""
 
 
 _BUILTIN = (
     "adapters.telegram.channel",
     "adapters.twilio.channel",
     "adapters.slack.channel",
+    "adapters.whatsapp.channel",
     "adapters.web.channel",
 )
 _REGISTERED: dict[str, Channel] = {}
@@ -115,7 +120,9 @@ def configured(settings: Any) -> list[str]:
     return [
         c.name
         for c in channels()
-        if c.credentials and all(getattr(settings, field, None) for field in c.credentials)
+        if c.credentials
+        and all(getattr(settings, field, None) for field in c.credentials)
+        and (c.enabled is None or c.enabled(settings))
     ]
 
 
@@ -130,7 +137,10 @@ def settings_adapters(settings: Any) -> list[Adapter]:
     for c in channels():
         if c.from_settings is None:
             continue
-        if any(getattr(settings, field, None) for field in c.credentials):
+        if c.enabled is not None:
+            if c.enabled(settings):
+                adapters.append(c.from_settings(settings))
+        elif any(getattr(settings, field, None) for field in c.credentials):
             adapters.append(c.from_settings(settings))
     return adapters
 

@@ -1,7 +1,7 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
-test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff
-and understanding) followed by those the caller adds (the console, an app's own). An
-`Understanding` the caller passes replaces the default one."""
+test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
+understanding and the media intake) followed by those the caller adds (the console, an app's
+own). An `Understanding` the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
+from bot.media import MediaConfig, MediaIntake
 from bot.settings import Settings
 from bot.understanding import Understanding
 from dialogs import App
@@ -28,6 +29,7 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
+        MediaIntake(MediaConfig.from_settings(settings)),
     ]
 
 

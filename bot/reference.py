@@ -197,10 +197,10 @@ def http_api_page() -> str:
             out.append("\n")
         body = op.get("requestBody")
         if body:
-            schema = body["content"]["application/json"]["schema"]
             needed = "" if body.get("required", True) else " (optional)"
-            out.append(f"Request body{needed}, `application/json`:\n\n")
-            out.append(_json_block(schema))
+            for kind, media_type in body["content"].items():
+                out.append(f"Request body{needed}, `{kind}`:\n\n")
+                out.append(_json_block(media_type.get("schema", {})))
         out.append("| Status | Meaning | Body |\n|---|---|---|\n")
         for status, response in op.get("responses", {}).items():
             media: dict[str, Any] = next(iter(response.get("content", {}).values()), {})

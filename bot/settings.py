@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     llm_price_out: float = Field(0.0, ge=0)
     """Price of a million completion tokens."""
 
+    media_folder: str = "./baton-media"
+    """Where files customers send are kept (one folder per customer); see `bot.media` for
+    object storage."""
+    media_max_bytes: int = Field(10_000_000, ge=1, le=100_000_000)
+    """The largest file a customer may send; a larger one is refused, with a message."""
+    media_types: str = "image/*, application/pdf, audio/*, video/*, text/plain"
+    """The file types (MIME, comma-separated; "image/*" takes any image) Baton keeps."""
+    media_fetch_seconds: float = Field(30.0, gt=0, le=600)
+    """A file's download from the platform is given up after this long."""
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:

@@ -22,6 +22,7 @@ from dialogs.errors import FlowError, Invalid, MissingAwait, RegistrationError, 
 from dialogs.flows import App, Flow, Texts, flow
 from dialogs.intents import Classifier, Intent
 from dialogs.interruptions import Interruptions
+from dialogs.media import Attachment, Contact, Document, Location, Photo, allowed
 from dialogs.prompts import Choice, Media, Prompt
 from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
 from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
@@ -30,27 +31,33 @@ __all__ = [
     "HUMAN_CHOICE",
     "Answer",
     "App",
+    "Attachment",
     "Button",
     "Choice",
     "Classifier",
     "Command",
+    "Contact",
     "Context",
+    "Document",
     "Flow",
     "FlowError",
     "Intent",
     "Interruptions",
     "Invalid",
     "Keyword",
+    "Location",
     "Media",
     "Memory",
     "MissingAwait",
     "Outcome",
+    "Photo",
     "Prompt",
     "Regex",
     "RegistrationError",
     "ReplayMismatch",
     "Texts",
     "Trigger",
+    "allowed",
     "flow",
     "pending_prompt",
     "run_turn",

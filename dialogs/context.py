@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from dialogs import _codec
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.languages import LANGUAGE_KEY, SOURCE_KEY, language_in
+from dialogs.media import EXPECT_KEY, answer_as, expect_name
 from dialogs.prompts import Choice, Media, Prompt, match_choice
 
 if TYPE_CHECKING:
@@ -157,14 +158,26 @@ class Context:
         key: str | None = None,
     ) -> T: ...
 
+    @overload
+    async def ask(
+        self,
+        prompt: str | Prompt,
+        *,
+        expect: type[T],
+        validate: Callable[[T], T] | None = None,
+        remember: str | None = None,
+        key: str | None = None,
+    ) -> T: ...
+
     async def ask(
         self,
         prompt: str | Prompt,
         *,
         choices: Sequence[Choice | str] | None = None,
-        validate: Callable[[str], T] | None = None,
+        validate: Callable[[Any], Any] | None = None,
         remember: str | None = None,
         key: str | None = None,
+        expect: type[Any] | None = None,
     ) -> Any:
         """Ask a question and return the answer.
 
@@ -186,11 +199,14 @@ class Context:
                 channel) the question is skipped; a new answer is remembered.
             key: a stable name for the question, so rewording the prompt in a new deploy does
                 not restart flows in progress (defaults to `remember`, then the prompt text).
+            expect: `Photo`, `Document`, `Location` or `Contact` (`dialogs.media`): the answer
+                is one of those, and `validate` (e.g. `allowed(...)`) receives it.
         """
         _check_awaited("ask", prompt, *(choices or ()))
-        return await self._replay.ask(
-            _as_prompt(prompt, choices), validate=validate, remember=remember, key=key
-        )
+        question = _as_prompt(prompt, choices)
+        if expect is not None:
+            question = expecting(question, expect_name(expect))
+        return await self._replay.ask(question, validate=validate, remember=remember, key=key)
 
     async def say(self, message: str | Prompt) -> None:
         """Send a message.
@@ -290,6 +306,17 @@ def _as_prompt(prompt: str | Prompt, choices: Sequence[Choice | str] | None) -> 
     return Prompt(str(prompt), options)
 
 
+def expecting(prompt: Prompt, name: str) -> Prompt:
+    """`prompt` asking for a `name` answer ("photo", ...), with the channels' affordances
+    (Telegram's share-location and share-contact keyboards) asked for in its meta."""
+    meta = {**prompt.meta, EXPECT_KEY: name}
+    if name == "location":
+        meta.setdefault("request_location", True)
+    elif name == "contact":
+        meta.setdefault("request_contact", True)
+    return Prompt(prompt.text, prompt.choices, prompt.media, meta)
+
+
 def convert_answer(
     prompt: Prompt,
     answer: Mapping[str, Any],
@@ -298,6 +325,10 @@ def convert_answer(
     texts_text: str,
 ) -> Any:
     """The value an answer gives to `ask`, or raise `Invalid` with the re-prompt."""
+    expected = prompt.meta.get(EXPECT_KEY)
+    if expected:
+        value = answer_as(str(expected), answer)
+        return value if validate is None else validate(value)
     if prompt.choices:
         chosen = answer.get("choice")
         picked = None

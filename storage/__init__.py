@@ -14,6 +14,7 @@ Where things live:
 - `storage.access`: who may act on a conversation, in Python and in SQL;
 - `storage.outbound`: the one writer of outbound messages and the reachability rule;
 - `storage.identities` (linking codes and proofs), `storage.merges`, `storage.proofs`;
+- `storage.media` (the `media_files` rows) and `storage.files` (where the bytes are kept);
 - `storage.vocabulary`: statuses, outcomes, roles, authors; `storage.records`: the values
   passed in and out; `storage.tables`, `storage.types`, `storage.migrations`: the schema.
 """
@@ -31,7 +32,9 @@ from storage.errors import (
     StoreError,
     StoreLocked,
 )
+from storage.files import FileStore, LocalFolder
 from storage.handoffs import GuardedTurn, HandoffOpening
+from storage.media import MediaFiles, MediaRow
 from storage.outbound import reachable
 from storage.queue import WaitingRow
 from storage.records import (
@@ -60,11 +63,15 @@ __all__ = [
     "ConsoleStore",
     "ConversationStatus",
     "CustomerState",
+    "FileStore",
     "GuardedTurn",
     "HandoffOpening",
     "HandoffOutcome",
     "HandoffStatus",
     "JournalRow",
+    "LocalFolder",
+    "MediaFiles",
+    "MediaRow",
     "MessageRow",
     "NewInbound",
     "OutboxRow",

@@ -350,9 +350,19 @@ class Handoffs:
         return await self._runner.run(write)
 
     async def reply(
-        self, conversation_id: int, agent_id: int, agent_name: str, text: str
+        self,
+        conversation_id: int,
+        agent_id: int,
+        agent_name: str,
+        text: str,
+        *,
+        media: Sequence[Sequence[Any]] = (),
+        files: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[int, list[OutboxRow]]:
         """Send an agent's reply to the customer's current channel through the outbox.
+
+        `media` are the prompt's attachments ([kind, location, mime type, name]) and `files`
+        what the console shows of them (the `media_files` rows).
 
         Only the agent holding the conversation may reply (ConsoleConflict("not_holder")).
         Returns the message id and the outbox rows to send (none if the customer cannot be
@@ -399,10 +409,11 @@ class Handoffs:
                 conn,
                 self._store.owner,
                 (acc.customer_id, conversation_id),
-                {"text": text},
+                {"text": text, "media": [list(m) for m in media]} if media else {"text": text},
                 now,
                 author=Author.AGENT,
-                extra={"agent_id": agent_id, "agent_name": agent_name},
+                extra={"agent_id": agent_id, "agent_name": agent_name}
+                | ({"files": [dict(f) for f in files]} if files else {}),
             )
             return message_id, rows
 

@@ -37,6 +37,7 @@ MOVED = (
     "agent_notes",
     "link_codes",
     "consents",
+    "media_files",
 )
 """Every table with a customer_id column whose rows move in a merge (flow_journal follows its
 run; customers' own row is merged field by field)."""

@@ -18,6 +18,7 @@ from storage._statements import (
 )
 from storage.records import MessageRow
 from storage.tables import metadata
+from storage.vocabulary import Direction
 
 __all__ = ["StoreReads"]
 
@@ -33,6 +34,28 @@ class StoreReads:
         def read(conn: Connection) -> dict[str, bool]:
             row = conn.execute(_IDENTITY_FLAGS, {"b_id": identity_id}).one()
             return {"opted_out": bool(row[0]), "unreachable": bool(row[1])}
+
+        return await self._runner.run(read)
+
+    async def last_inbound_at(self, customer_id: int, identity_id: int) -> float | None:
+        """When the customer last wrote from `identity_id` (epoch seconds); None if never.
+
+        Channels with a customer-service window (`adapters.base.Limits.reply_window`) send by
+        it. Read from the stored messages, newest first along the customer's index.
+        """
+
+        def read(conn: Connection) -> float | None:
+            row = conn.execute(
+                select(_messages.c.created_at)
+                .where(
+                    _messages.c.customer_id == customer_id,
+                    _messages.c.identity_id == identity_id,
+                    _messages.c.direction == Direction.IN.value,
+                )
+                .order_by(_messages.c.id.desc())
+                .limit(1)
+            ).first()
+            return float(row[0]) if row is not None else None
 
         return await self._runner.run(read)
 

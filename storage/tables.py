@@ -449,3 +449,9 @@ class ConsentRecord(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(SafeText, nullable=False))
     """What the customer was shown (question and reason), or the withdrawal message."""
     created_at: float
+
+
+# Tables of features, in modules of their own (imported here so the metadata holds them).
+from storage.media_tables import MediaFile  # noqa: E402
+
+__all__ += ["MediaFile"]

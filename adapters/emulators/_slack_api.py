@@ -3,6 +3,7 @@ profiles and the messages the bot posted."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -67,7 +68,13 @@ class SlackWebApi(Emulator):
             "chat.update": self._update,
             "conversations.open": self._open,
             "users.info": self._users_info,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
+        self.shared: dict[str, tuple[bytes, str]] = {}
+        """Files customers shared, by url_private key: (bytes, type)."""
+        self.files: dict[str, dict[str, Any]] = {}
+        """Files the bot uploaded, by file id: {"name", "length", "data", "channel"}."""
 
     def add_user(
         self, user_id: str, name: str, *, real_name: str | None = None, email: str | None = None
@@ -90,6 +97,8 @@ class SlackWebApi(Emulator):
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/response/{key}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._receive_upload)
+        app.router.add_get("/files-pri/{key}/{name}", self._private_file)
 
     def _fault_response(self, status: int, retry_after: int) -> tuple[web.Response, Any]:
         if status == 429:
@@ -148,6 +157,82 @@ class SlackWebApi(Emulator):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def add_customer_file(self, data: bytes, name: str, mimetype: str) -> dict[str, Any]:
+        """A file the customer shares: the `files` entry of their message event, whose
+        `url_private` this emulator serves to the bot token."""
+        if self.base_url is None:
+            raise RuntimeError("the emulator is not running: add files inside run()")
+        file_id = "F" + secrets.token_hex(5).upper()
+        key = f"{self.team_id}-{file_id}"
+        self.shared[key] = (data, mimetype)
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(data),
+            "url_private": f"{self.base_url}/files-pri/{key}/{name}",
+        }
+
+    async def _private_file(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = {"key": request.match_info["key"]}
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        found = self.shared.get(request.match_info["key"])
+        if not token.startswith("xoxb-") or self.token not in (None, token) or found is None:
+            self._record("files.private", params, 404, None)
+            return web.Response(status=404, text="not found")
+        self._record("files.private", params, 200, None)
+        return web.Response(body=found[0], content_type=found[1])
+
+    def _upload_url(self, params: dict[str, Any]) -> _Answer:
+        name, length = params.get("filename"), params.get("length")
+        if not name or not str(length or "").isdigit():
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        file_id = "F" + secrets.token_hex(5).upper()
+        self.files[file_id] = {"name": str(name), "length": int(str(length)), "data": None}
+        return 200, {
+            "ok": True,
+            "upload_url": f"{self.base_url}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
+        found = self.files.get(request.match_info["file_id"])
+        data = await request.read()
+        params: dict[str, Any] = {"file_id": request.match_info["file_id"], "bytes": len(data)}
+        if found is None:
+            self._record("upload", params, 404, None)
+            return web.Response(status=404, text="not found")
+        found["data"] = data
+        self._record("upload", params, 200, None)
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, params: dict[str, Any]) -> _Answer:
+        listed = params.get("files")
+        if isinstance(listed, str):
+            try:
+                listed = json.loads(listed)
+            except ValueError:
+                listed = None
+        if not isinstance(listed, list) or not listed:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        channel = dm_channel(str(params.get("channel_id") or params.get("channels") or ""))
+        done = []
+        for item in listed:
+            found = self.files.get(str(item.get("id", ""))) if isinstance(item, dict) else None
+            if found is None or found["data"] is None:
+                return 200, {"ok": False, "error": "file_not_found"}
+            found["channel"] = channel
+            done.append(
+                {
+                    "id": item["id"],
+                    "name": found["name"],
+                    "title": item.get("title") or found["name"],
+                }
+            )
+        return 200, {"ok": True, "files": done}
 
     def _post_message(self, params: dict[str, Any]) -> _Answer:
         channel = params.get("channel")

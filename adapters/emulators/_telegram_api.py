@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import time
@@ -125,6 +126,7 @@ class TelegramBotApi(TelegramChats):
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "getFile": self._get_file,
         }
         # Bot API method names are case-insensitive; calls are recorded under the usual name.
         self._names_by_lower = {
@@ -135,6 +137,7 @@ class TelegramBotApi(TelegramChats):
 
     def _setup(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.on_startup.append(self._on_startup)
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -168,6 +171,31 @@ class TelegramBotApi(TelegramChats):
         if handler is None:
             handler = self._send_other if name in _SEND_METHODS else self._generic
         return self._answer(name, params, handler(token, params))
+
+    def _get_file(self, token: str, params: dict[str, Any]) -> _Answer:
+        file_id = str(params.get("file_id") or "")
+        data = self.files.get(file_id)
+        if data is None:
+            return 400, "Bad Request: invalid file_id"
+        return 200, {
+            "file_id": file_id,
+            "file_unique_id": file_id[-16:],
+            "file_size": len(data),
+            "file_path": f"files/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        token, path = request.match_info["token"], request.match_info["path"]
+        params: dict[str, Any] = {"file_path": path}
+        fault = self._take_fault("file")
+        if fault is not None:
+            return await self._apply_fault(fault, "file", params)
+        data = self.files.get(path.removeprefix("files/"))
+        if (self.token is not None and token != self.token) or data is None:
+            self._record("file", params, 404, None)
+            return web.Response(status=404, text="Not Found")
+        self._record("file", params, 200, None)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def _answer(self, method: str, params: dict[str, Any], answer: _Answer) -> web.Response:
         status, result = answer
@@ -412,6 +440,7 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
                         "file_name": value.filename,
                         "content_type": value.content_type,
                         "size": len(content),
+                        "sha256": hashlib.sha256(content).hexdigest(),
                     },
                 )
             )

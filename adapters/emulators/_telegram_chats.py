@@ -30,6 +30,8 @@ class TelegramChats(Emulator):
         """The last setWebhook parameters; empty when no webhook is set."""
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         """Every message the bot sent or the customer sent, by (chat_id, message_id)."""
+        self.files: dict[str, bytes] = {}
+        """Bytes of the files customers sent, by file_id (getFile and the file URL serve them)."""
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._names: dict[int, str] = {}

@@ -121,6 +121,7 @@ class SlackEmulator(SlackWebApi):
         retry_num: int | None = None,
         retry_reason: str = "http_timeout",
         timestamp: int | None = None,
+        files: list[dict[str, Any]] | None = None,
         session: ClientSession | None = None,
     ) -> WebhookResult:
         """The customer writes to the bot: a signed `message` event_callback.
@@ -137,6 +138,7 @@ class SlackEmulator(SlackWebApi):
             retry_num: Send as a retry (X-Slack-Retry-Num).
             retry_reason: X-Slack-Retry-Reason of a retry.
             timestamp: Sign with this Unix time (stale-signature tests).
+            files: Files shared with the message (from `add_customer_file`).
             session: A client session to reuse.
         """
         payload = event_payload(
@@ -150,6 +152,9 @@ class SlackEmulator(SlackWebApi):
             ts=self.next_ts(),
             channel_type=channel_type,
         )
+        if files:
+            payload["event"]["files"] = files
+            payload["event"]["subtype"] = "file_share"
         return await self.post_event(
             events_url,
             signing_secret,

@@ -172,21 +172,25 @@ class TelegramEmulator(TelegramBotApi):
         file_unique_id: str | None = None,
         first_name: str = "Ada",
         chat_id: int | None = None,
+        data: bytes | None = None,
         session: ClientSession | None = None,
     ) -> WebhookResult:
-        """The customer sends a photo (three sizes, smallest first), optionally captioned."""
+        """The customer sends a photo (three sizes, smallest first), optionally captioned;
+        with `data`, getFile and the file URL serve those bytes for each size."""
         file_id, unique = file_ids(f"photo:{user_id}:{time.time_ns()}")
         unique = file_unique_id or unique
         sizes = [
             {
                 "file_id": f"{file_id}{tag}",
                 "file_unique_id": f"{unique}{tag}",
-                "file_size": w * h // 8,
+                "file_size": w * h // 8 if data is None else len(data),
                 "width": w,
                 "height": h,
             }
             for tag, w, h in (("s", 90, 67), ("m", 320, 240), ("x", 1280, 960))
         ]
+        if data is not None:
+            self.files.update({str(size["file_id"]): data for size in sizes})
         content: dict[str, Any] = {"photo": sizes}
         if caption is not None:
             content["caption"] = caption
@@ -211,9 +215,10 @@ class TelegramEmulator(TelegramBotApi):
         caption: str | None = None,
         first_name: str = "Ada",
         chat_id: int | None = None,
+        data: bytes | None = None,
         session: ClientSession | None = None,
     ) -> WebhookResult:
-        """The customer sends a file."""
+        """The customer sends a file; with `data`, getFile and the file URL serve it."""
         file_id, unique = file_ids(f"document:{user_id}:{file_name}:{time.time_ns()}")
         content: dict[str, Any] = {
             "document": {
@@ -221,9 +226,11 @@ class TelegramEmulator(TelegramBotApi):
                 "file_unique_id": unique,
                 "file_name": file_name,
                 "mime_type": mime_type,
-                "file_size": 2048,
+                "file_size": 2048 if data is None else len(data),
             }
         }
+        if data is not None:
+            self.files[file_id] = data
         if caption is not None:
             content["caption"] = caption
         return await self._customer_message(

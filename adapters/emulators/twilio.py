@@ -186,9 +186,23 @@ class TwilioEmulator(Emulator):
         """Message resources created, by sid (their status follows the status callbacks)."""
         self.status_posts: list[StatusPost] = []
         """Status callbacks POSTed, oldest first."""
+        self.media: dict[str, tuple[bytes, str]] = {}
+        """Media customers sent, by path: (bytes, content type), served with Basic auth."""
         self._validator = RequestValidator(auth_token)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
+
+    def add_media(self, data: bytes, content_type: str) -> str:
+        """Keep `data` as a customer's media; returns its URL on this emulator (running), as
+        an inbound MMS's `MediaUrl0` carries it."""
+        if self.base_url is None:
+            raise RuntimeError("the emulator is not running: add media inside run()")
+        path = (
+            f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{new_sid('MM')}"
+            f"/Media/{new_sid('ME')}"
+        )
+        self.media[path] = (data, content_type)
+        return self.base_url + path
 
     def opt_out(self, number: str) -> None:
         """`number` opts out, as if it had texted STOP."""
@@ -205,6 +219,7 @@ class TwilioEmulator(Emulator):
         app.router.add_post(base + "/Messages.json", self._create_message)
         app.router.add_get(base + "/Messages/{sid}.json", self._fetch_message)
         app.router.add_get(base + ".json", self._fetch_account)
+        app.router.add_get(base + "/Messages/{sid}/Media/{media}", self._fetch_media)
         app.on_cleanup.append(self._on_cleanup)
 
     async def _on_shutdown(self, app: web.Application) -> None:
@@ -291,6 +306,23 @@ class TwilioEmulator(Emulator):
             },
         )
 
+    async def _fetch_media(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = {"Path": request.path}
+        if not self._authorized(request) or request.match_info["account"] != self.account_sid:
+            self._record("media.fetch", params, 401, None)
+            return web.json_response(_error(401, 20003, "Authenticate"), status=401)
+        fault = self._take_fault("media.fetch")
+        if fault is not None:
+            return await self._apply_fault(fault, "media.fetch", params)
+        found = self.media.get(request.path)
+        if found is None:
+            self._record("media.fetch", params, 404, None)
+            return web.json_response(
+                _error(404, 20404, "The requested resource was not found"), status=404
+            )
+        self._record("media.fetch", params, 200, None)
+        return web.Response(body=found[0], content_type=found[1])
+
     async def _fetch_message(self, request: web.Request) -> web.StreamResponse:
         params: dict[str, Any] = {"Sid": request.match_info["sid"]}
         refused = self._check(request, "messages.fetch", params)
@@ -339,13 +371,10 @@ class TwilioEmulator(Emulator):
             return self._reply(
                 "messages.create", params, 400, _error(400, 21602, "Message body is required.")
             )
-        if to in self.opted_out:
-            return self._reply(
-                "messages.create",
-                params,
-                400,
-                _error(400, 21610, "Attempt to send to unsubscribed recipient"),
-            )
+        refusal = self._refusal(to, params)
+        if refusal is not None:
+            status, code, text = refusal
+            return self._reply("messages.create", params, status, _error(status, code, text))
         message = self._message_resource(params, to, body, media)
         self.messages[message["sid"]] = message
         callback = params.get("StatusCallback")
@@ -353,7 +382,19 @@ class TwilioEmulator(Emulator):
             task = asyncio.get_running_loop().create_task(self._post_statuses(callback, message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return self._reply("messages.create", params, 201, message, recipient=to, text=body)
+        return self._reply(
+            "messages.create", params, 201, message, recipient=to, text=self._text(params, body)
+        )
+
+    def _refusal(self, to: str, params: Mapping[str, Any]) -> tuple[int, int, str] | None:
+        """(HTTP status, Twilio code, message) when a well-formed send is refused."""
+        if to in self.opted_out:
+            return 400, 21610, "Attempt to send to unsubscribed recipient"
+        return None
+
+    def _text(self, params: Mapping[str, Any], body: str) -> str:
+        """The text a sent message shows (its Body; a subclass renders ContentSid sends)."""
+        return body
 
     def _message_resource(
         self, params: Mapping[str, Any], to: str, body: str, media: Sequence[str]

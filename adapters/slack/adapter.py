@@ -34,8 +34,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import (
     Address,
+    Fetched,
     Inbound,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
@@ -43,10 +45,14 @@ from adapters.base import (
 )
 from adapters.body import check_content_type, decode, json_too_deep, parse_json, read_raw
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.fetching import download
 from adapters.slack.parse import action_inbound, event_inbound
 from adapters.slack.render import MAX_BUTTONS, MESSAGE_TEXT, render
+from dialogs.media import read_location
 
 __all__ = ["EVENTS_PATH", "INTERACTIVE_PATH", "SlackAdapter", "send_error"]
+
+_SLACK_FILES = "https://files.slack.com"
 
 log = logging.getLogger("baton.slack")
 
@@ -117,6 +123,29 @@ class SlackAdapter:
         self.team_id = ""
         """The workspace id, from auth.test (set by `start`)."""
         self._dm_channels: dict[str, str] = {}
+        self._files: aiohttp.ClientSession | None = None
+
+    # --- files -------------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download a file the customer shared (its `url_private`) with the bot token.
+
+        Only a URL on Slack's file host (files.slack.com, or the configured API base) is
+        fetched: the bot token never goes anywhere else.
+
+        Raises:
+            FetchRefused: another host, over `max_bytes`, or Slack refused.
+        """
+        if self._files is None:
+            self._files = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        base = self._base_url.removesuffix("/api/") if self._base_url else _SLACK_FILES
+        return await download(
+            self._files,
+            media.url,
+            base=base,
+            headers={"Authorization": f"Bearer {self._token}"},
+            max_bytes=max_bytes,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -189,6 +218,9 @@ class SlackAdapter:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        files, self._files = self._files, None
+        if files is not None:
+            await files.close()
 
     # --- inbound -----------------------------------------------------------------------------
 
@@ -325,6 +357,9 @@ class SlackAdapter:
         try:
             channel = to.route or await self._dm_channel(client, to.identity)
             for part in rendered.parts:
+                if part.get("upload"):
+                    ids.extend(await _upload(client, channel, part["upload"]))
+                    continue
                 response = await client.chat_postMessage(
                     channel=channel, text=str(part["text"]), blocks=part.get("blocks") or None
                 )
@@ -349,6 +384,20 @@ class SlackAdapter:
                 raise SendError("conversations.open returned no channel", retryable=True)
             self._dm_channels[identity] = channel
         return channel
+
+
+async def _upload(client: AsyncWebClient, channel: str, files: Any) -> list[str]:
+    """Upload kept files to `channel` with files_upload_v2; returns their file ids."""
+    uploads = []
+    for location, name, _mime in files:
+        try:
+            data = await read_location(str(location))
+        except (LookupError, OSError) as exc:
+            raise SendError(f"the file to send cannot be read: {exc}", retryable=False) from None
+        uploads.append({"content": data, "filename": str(name), "title": str(name)})
+    response = await client.files_upload_v2(channel=channel, file_uploads=uploads)
+    found = response.get("files") or []
+    return [str(f.get("id", "")) for f in found if isinstance(f, dict)]
 
 
 def _error_code(exc: SlackApiError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.base import Choice, Prompt, Rendered, choices_as_text, split_text
+from dialogs.media import is_location
 
 __all__ = ["MAX_BUTTONS", "MESSAGE_TEXT", "escape", "render"]
 
@@ -29,13 +30,17 @@ def render(prompt: Prompt) -> Rendered:
     The text is escaped and split into sections of at most 3,000 characters, at most 13 per
     message (under 40,000 characters). The last message carries the buttons, 25 per actions
     block, with action_id "choice:<index>" and the choice's value; beyond 100 choices they are
-    listed as numbered text instead.
+    listed as numbered text instead. Files Baton keeps (an agent's attachments) become a last
+    part {"upload": [[location, name, mime type], ...]} that `send` uploads (files_upload_v2);
+    other media are linked in the text.
     """
     text = prompt.text
     choices = prompt.choices
-    if prompt.media:
+    kept = [m for m in prompt.media if is_location(m.url)]
+    linked = [m for m in prompt.media if not is_location(m.url)]
+    if linked:
         text = "\n".join(
-            [text, *(f"{m.name}: {m.url}" if m.name else m.url for m in prompt.media)]
+            [text, *(f"{m.name}: {m.url}" if m.name else m.url for m in linked)]
         ).strip()
     if len(choices) > MAX_BUTTONS:
         text = f"{text}\n\n{choices_as_text(choices)}".strip()
@@ -57,6 +62,14 @@ def render(prompt: Prompt) -> Rendered:
             blocks.extend(_actions_blocks(choices))
             fallback = fallback or escape(choices_as_text(choices))
         parts.append({"text": fallback, "blocks": blocks})
+    if kept:  # files Baton keeps (an agent's attachments): `send` uploads them
+        parts.append(
+            {
+                "upload": [
+                    [m.url, m.name or f"file-{i}", m.mime_type] for i, m in enumerate(kept, 1)
+                ]
+            }
+        )
     return Rendered(tuple(parts))
 
 

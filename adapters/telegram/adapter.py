@@ -54,6 +54,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response
 from aiogram.types import (
+    BufferedInputFile,
     Update,
 )
 from aiogram.utils.token import TokenValidationError, validate_token
@@ -62,18 +63,28 @@ from pydantic import ValidationError
 
 from adapters.base import (
     Address,
+    Fetched,
     Inbound,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
 )
 from adapters.body import read_json
-from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
-from adapters.telegram.parse import inbound_from_update, plain_text_inbound
+from adapters.errors import (
+    AdapterError,
+    BadRequest,
+    FetchRefused,
+    RateLimited,
+    SendError,
+    Unreachable,
+)
+from adapters.telegram.parse import FILE_PREFIX, inbound_from_update, plain_text_inbound
 from adapters.telegram.render import MAX_TEXT, method_call, render_prompt
 from adapters.telegram.session import BatonSession
+from dialogs.media import read_location
 
 __all__ = ["PATH", "TelegramAdapter", "send_error"]
 
@@ -243,6 +254,38 @@ class TelegramAdapter:
             await self._bot.session.close()
             self._bot = None
 
+    # --- files -------------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download a file the customer sent: getFile, then the file URL, through aiogram.
+
+        Raises:
+            FetchRefused: not a Telegram file id, over `max_bytes`, or Telegram refused.
+        """
+        if not media.url.startswith(FILE_PREFIX):
+            raise FetchRefused("not a Telegram file id", reason="foreign_host")
+        bot = self._client()
+        try:
+            found = await bot.get_file(media.url.removeprefix(FILE_PREFIX))
+            if found.file_size is not None and found.file_size > max_bytes:
+                raise FetchRefused(
+                    f"the file has {found.file_size} bytes, more than {max_bytes}",
+                    reason="too_large",
+                )
+            if not found.file_path:
+                raise FetchRefused("Telegram gave no file path", reason="failed")
+            url = bot.session.api.file_url(bot.token, found.file_path)
+            data = bytearray()
+            async for chunk in bot.session.stream_content(url, timeout=30, chunk_size=65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise FetchRefused(f"the file is over {max_bytes} bytes", reason="too_large")
+        except TelegramAPIError as exc:
+            raise FetchRefused(f"Telegram refused the file: {exc}", reason="failed") from None
+        except (ClientError, OSError) as exc:
+            raise FetchRefused(f"could not download the file: {exc!r}", reason="failed") from None
+        return Fetched(bytes(data), media.mime_type)
+
     # --- inbound -----------------------------------------------------------------------------
 
     def routes(self, sink: Sink) -> Iterable[web.RouteDef]:
@@ -394,8 +437,8 @@ class TelegramAdapter:
         bot = self._client()
         ids: list[str] = []
         for part in rendered.parts:
-            method = method_call(chat_id, part)
             try:
+                method = method_call(chat_id, await _with_upload(part))
                 result = await bot(method)
             except TelegramAPIError as exc:
                 raise send_error(exc) from exc
@@ -411,6 +454,21 @@ class TelegramAdapter:
                 ) from exc
             ids.append(str(result.message_id))
         return Sent(tuple(ids))
+
+
+async def _with_upload(part: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`part` with a kept file's bytes in place of its location, to upload to Telegram."""
+    upload = part.get("upload")
+    if not upload:
+        return part
+    field = str(upload["field"])
+    params = dict(part["params"])
+    try:
+        data = await read_location(str(params[field]))
+    except (LookupError, OSError) as exc:
+        raise SendError(f"the file to send cannot be read: {exc}", retryable=False) from None
+    params[field] = BufferedInputFile(data, filename=str(upload["name"]))
+    return {**part, "params": params}
 
 
 def send_error(exc: TelegramAPIError) -> SendError:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from adapters.base import Prompt, Rendered, choices_as_text, split_text
 from adapters.errors import SendError
 from adapters.telegram.parse import FILE_PREFIX
+from dialogs.media import is_location
 
 __all__ = ["MAX_TEXT", "method_call", "render_prompt"]
 
@@ -54,8 +55,11 @@ def render_prompt(prompt: Prompt, *, max_choices: int = 10) -> Rendered:
     - `meta["request_contact"]` adds a one-time reply keyboard whose first button shares the
       customer's phone number (label from `meta["contact_label"]`); choices then become
       further buttons of that keyboard, which send their label as text.
+    - `meta["request_location"]` does the same with a share-my-location button (label from
+      `meta["location_label"]`), for `ask(..., expect=Location)`.
     - Media: an image is a sendPhoto, a video sendVideo, audio sendAudio, anything else
-      sendDocument; a text of at most 1024 characters becomes the first one's caption.
+      sendDocument; a text of at most 1024 characters becomes the first one's caption. A file
+      Baton keeps (an agent's attachment) is marked "upload": `send` uploads its bytes.
     - The keyboard goes on the last call. `chat_id` is added by `send`.
 
     Example:
@@ -65,7 +69,12 @@ def render_prompt(prompt: Prompt, *, max_choices: int = 10) -> Rendered:
     text = prompt.text
     choices = prompt.choices
     markup: dict[str, Any] | None = None
-    if prompt.meta.get("request_contact"):
+    if prompt.meta.get("request_location"):
+        label = str(prompt.meta.get("location_label") or "Share my location")
+        rows_: list[list[dict[str, Any]]] = [[{"text": label, "request_location": True}]]
+        rows_ += [[{"text": c.label}] for c in choices]
+        markup = {"keyboard": rows_, "resize_keyboard": True, "one_time_keyboard": True}
+    elif prompt.meta.get("request_contact"):
         label = str(prompt.meta.get("contact_label") or "Share my phone number")
         rows: list[list[dict[str, Any]]] = [[{"text": label, "request_contact": True}]]
         rows += [[{"text": c.label}] for c in choices]
@@ -91,7 +100,10 @@ def render_prompt(prompt: Prompt, *, max_choices: int = 10) -> Rendered:
         params: dict[str, Any] = {field: item.url.removeprefix(FILE_PREFIX)}
         if index == 0 and caption is not None:
             params["caption"] = caption
-        parts.append({"method": method, "params": params})
+        part: dict[str, Any] = {"method": method, "params": params}
+        if is_location(item.url):  # a file Baton keeps: `send` uploads its bytes
+            part["upload"] = {"field": field, "name": item.name or f"file-{index + 1}"}
+        parts.append(part)
     if caption is None and text.strip():
         parts += [
             {"method": "sendMessage", "params": {"text": chunk}}

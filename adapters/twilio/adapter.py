@@ -10,17 +10,28 @@ numbered parts) in `render.py`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from aiohttp import ClientError, ClientSession, TraceConfig, TraceRequestEndParams, web
+from aiohttp import (
+    ClientError,
+    ClientSession,
+    ClientTimeout,
+    TraceConfig,
+    TraceRequestEndParams,
+    web,
+)
 from multidict import MultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -34,15 +45,19 @@ from twilio.rest import Client
 
 from adapters.base import (
     Address,
+    Fetched,
     Limits,
+    Media,
     Prompt,
     Rendered,
     Sent,
     Sink,
 )
 from adapters.errors import AdapterError, BadRequest, RateLimited, SendError, Unreachable
+from adapters.fetching import download
 from adapters.twilio.parse import parse_sms, parse_status
 from adapters.twilio.render import MAX_BODY, render_prompt
+from dialogs.media import read_location
 
 __all__ = ["SMS_PATH", "STATUS_PATH", "TwilioAdapter", "parse_retry_after", "send_error"]
 
@@ -59,6 +74,8 @@ _OPTED_OUT = 21610
 _UNREACHABLE_CODES = frozenset({21211, 21614})  # invalid number; not a mobile number
 _MAX_RETRY_AFTER = 3600.0
 _PARTIAL_KEEP = 1000
+_TWILIO_API = "https://api.twilio.com"
+_MEDIA_TTL = 3600
 _retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
 
 
@@ -81,6 +98,10 @@ class TwilioAdapter:
 
     channel: ClassVar[str] = "twilio"
     limits: ClassVar[Limits] = Limits(max_text=MAX_BODY, max_choices=0, buttons=False)
+    media_path: ClassVar[str] = "/webhooks/twilio/media/"
+    """Where Twilio fetches the files we send (signed, expiring URLs)."""
+    mms_types: ClassVar[tuple[str, ...] | None] = ("image/",)
+    """Kept files sent as MMS media; others go as a link in the text. None: all as media."""
 
     def __init__(
         self,
@@ -102,6 +123,7 @@ class TwilioAdapter:
         self._auth_token = auth_token
         self._validator = RequestValidator(auth_token)
         self._client: Any = None
+        self._files: ClientSession | None = None
         # Parts already sent of multi-part replies whose send failed half-way, so a retry by
         # the outbox does not send them twice; keyed by (recipient, bodies).
         self._partial: OrderedDict[tuple[str, tuple[str, ...]], list[str]] = OrderedDict()
@@ -129,7 +151,85 @@ class TwilioAdapter:
             await sink.delivery_status(update)
             return web.Response(status=204)
 
-        return [web.post(SMS_PATH, sms), web.post(STATUS_PATH, status)]
+        return [web.post(SMS_PATH, sms), web.post(STATUS_PATH, status), self._media_route()]
+
+    # --- files we send -----------------------------------------------------------------------
+
+    def _media_route(self) -> web.RouteDef:
+        """`GET <media path>{token}`: a kept file, for Twilio to fetch while sending an MMS.
+
+        The token is signed with the auth token and expires: only URLs this adapter handed to
+        Twilio open, for an hour, and nothing else of the file store is reachable.
+        """
+
+        async def media(request: web.Request) -> web.StreamResponse:
+            found = self._unsign(request.match_info["token"])
+            if found is None:
+                raise web.HTTPNotFound()
+            location, mime = found
+            try:
+                data = await read_location(location)
+            except (LookupError, OSError):
+                raise web.HTTPNotFound() from None
+            return web.Response(
+                body=data,
+                content_type=mime or "application/octet-stream",
+                headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+            )
+
+        return web.get(self.media_path + "{token}", media)
+
+    def _sign(self, location: str, mime: str | None) -> str:
+        payload = base64.urlsafe_b64encode(
+            json.dumps([location, mime, int(time.time()) + _MEDIA_TTL]).encode()
+        ).decode()
+        mac = hmac.new(self._auth_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        return f"{payload}.{mac}"
+
+    def _unsign(self, token: str) -> tuple[str, str | None] | None:
+        payload, _, mac = token.partition(".")
+        want = hmac.new(self._auth_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac, want):
+            return None
+        try:
+            location, mime, expires = json.loads(base64.urlsafe_b64decode(payload))
+        except (ValueError, TypeError):
+            return None
+        if time.time() > expires:
+            return None
+        return str(location), mime
+
+    def _carry(self, part: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """(body, media URLs) of `part`, with kept files as signed URLs Twilio fetches from
+        this server; a file that is not a picture goes as a link in the text on SMS.
+
+        Raises:
+            SendError: A kept file and no BATON_PUBLIC_URL to give Twilio (permanent).
+        """
+        body = str(part.get("body") or "")
+        kept: Mapping[str, Any] = part.get("kept") or {}
+        urls: list[str] = []
+        links: list[str] = []
+        for url in part.get("media_url") or ():
+            if url not in kept:
+                urls.append(str(url))
+                continue
+            if not self.public_url:
+                raise SendError(
+                    f"{self.channel} cannot carry a file without BATON_PUBLIC_URL: Twilio "
+                    "fetches attachments from this server",
+                    retryable=False,
+                    code="no_public_url",
+                )
+            mime, name = kept[url]
+            signed = self.public_url + self.media_path + self._sign(str(url), mime)
+            if self.mms_types is None or str(mime or "").startswith(self.mms_types):
+                urls.append(signed)
+            else:
+                links.append(f"{name or 'File'}: {signed}")
+        if links:
+            body = "\n".join([body, *links]).strip()
+        return body, urls
 
     async def _verified_form(self, request: web.Request) -> MultiDict[str]:
         """The form fields of a request proven to come from Twilio; raises an HTTP error."""
@@ -201,18 +301,46 @@ class TwilioAdapter:
             client = Client(
                 self.account_sid,
                 self._auth_token,
-                http_client=AsyncTwilioHttpClient(trace_configs=[trace], logger=_sdk_log),
+                http_client=self._http_client(trace),
             )
             if self.api_base:
                 client.api.base_url = self.api_base
             self._client = client
         return self._client
 
+    def _http_client(self, trace: TraceConfig) -> AsyncTwilioHttpClient:
+        """The SDK's HTTP client; `trace` notes Retry-After (a subclass may add to it)."""
+        return AsyncTwilioHttpClient(trace_configs=[trace], logger=_sdk_log)
+
     async def aclose(self) -> None:
         """Close the SDK's HTTP session."""
         client, self._client = self._client, None
         if client is not None:
             await client.http_client.close()
+        files, self._files = self._files, None
+        if files is not None:
+            await files.close()
+
+    # --- files -----------------------------------------------------------------------------
+
+    async def fetch(self, media: Media, *, max_bytes: int) -> Fetched:
+        """Download an inbound message's media URL with the account's credentials.
+
+        Only a URL on the configured API host (api.twilio.com, or `api_base`) is fetched.
+
+        Raises:
+            FetchRefused: another host, over `max_bytes`, or Twilio refused.
+        """
+        if self._files is None:
+            self._files = ClientSession(timeout=ClientTimeout(total=60))
+        credentials = f"{self.account_sid}:{self._auth_token}".encode()
+        return await download(
+            self._files,
+            media.url,
+            base=self.api_base or _TWILIO_API,
+            headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()},
+            max_bytes=max_bytes,
+        )
 
     # --- outbound --------------------------------------------------------------------------
 
@@ -237,10 +365,11 @@ class TwilioAdapter:
         )
         for part in rendered.parts[len(sids) :]:
             fields: dict[str, Any] = {"to": to.identity, "from_": self.from_number}
-            if part.get("body"):
-                fields["body"] = part["body"]
-            if part.get("media_url"):
-                fields["media_url"] = list(part["media_url"])
+            body, urls = self._carry(part)
+            if body:
+                fields["body"] = body
+            if urls:
+                fields["media_url"] = urls
             if callback:
                 fields["status_callback"] = callback
             _retry_after.set(None)

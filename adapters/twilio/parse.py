@@ -52,7 +52,7 @@ def control_word(body: str | None, opt_out_type: str | None = None) -> str | Non
 
 
 def normalise_number(raw: str) -> str:
-    """E.164 for a phone number; other senders (short codes, "whatsapp:+1...") keep a form
+    """E.164 for a phone number; other senders (short codes, "channel:+1...") keep a form
     replies can go back to."""
     value = raw.strip()
     prefix, colon, number = value.rpartition(":")
@@ -71,6 +71,11 @@ def parse_sms(form: MultiDict[str]) -> Inbound:
     sid, sender = form.get("MessageSid", ""), form.get("From", "")
     if not sid or not sender.strip():
         raise BadRequest("MessageSid and From are required")
+    if ":" in sender:  # "<channel>:+1..." is another Twilio channel's sender, not a phone
+        raise BadRequest(
+            f"From {sender.partition(':')[0]}:... is not an SMS sender: point that sender's "
+            "webhook at its own channel's path (see the channel registry)"
+        )
     body = form.get("Body", "")
     try:
         count = min(int(form.get("NumMedia", "0") or "0"), MAX_MEDIA)

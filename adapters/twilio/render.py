@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.base import Prompt, Rendered, choices_as_text, split_text
 from adapters.twilio.parse import MAX_MEDIA
+from dialogs.media import is_location
 
 __all__ = ["MAX_BODY", "render_prompt"]
 
@@ -21,7 +22,8 @@ def render_prompt(prompt: Prompt) -> Rendered:
     """Plain text with numbered choices, split into numbered parts of <= 1600 characters.
 
     Media go with the first part (at most 10 per message; more get parts of their own).
-    Each part is {"body": str, "media_url": [str, ...]}.
+    Each part is {"body": str, "media_url": [str, ...]}, and "kept": {location: [mime type,
+    name]} for files Baton keeps (an agent's attachments).
     """
     text = prompt.text
     if prompt.choices:
@@ -38,6 +40,10 @@ def render_prompt(prompt: Prompt) -> Rendered:
         parts.append({"body": body, "media_url": media})
     for start in range(MAX_MEDIA, len(urls), MAX_MEDIA):
         parts.append({"body": "", "media_url": urls[start : start + MAX_MEDIA]})
+    kept = {m.url: [m.mime_type, m.name] for m in prompt.media if is_location(m.url)}
+    if kept:  # files Baton keeps: `send` gives Twilio a signed URL to fetch each from
+        for part in parts:
+            part["kept"] = {url: kept[url] for url in part["media_url"] if url in kept}
     return Rendered(tuple(parts))
 
 

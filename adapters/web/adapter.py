@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adapters.base import Address, Limits, Prompt, Rendered, Sent, Sink
 from adapters.body import read_json
-from adapters.errors import BadRequest
+from adapters.errors import BadRequest, SendError
 from adapters.web.parse import inbound_from_post
 from adapters.web.render import render_prompt
 
@@ -66,7 +66,19 @@ class LocalAdapter:
         return render_prompt(prompt)
 
     async def send(self, to: Address, rendered: Rendered) -> Sent:
-        """Keep the reply for the page or terminal of `to.identity`."""
+        """Keep the reply for the page or terminal of `to.identity`.
+
+        Raises:
+            SendError: The reply carries files, which this channel cannot (permanent).
+        """
+        files = [str(name) for part in rendered.parts for name in part.get("files", ())]
+        if files:
+            raise SendError(
+                f"{self.channel} cannot carry files ({', '.join(files)}): send them to a "
+                "channel that can (Telegram, SMS, Slack, ...) or put a link in the text",
+                retryable=False,
+                code="no_files",
+            )
         ids = []
         async with self._changed:
             queue = self._replies.setdefault(to.identity, deque(maxlen=_KEEP))

@@ -8,7 +8,9 @@ __all__ = ["render_prompt"]
 
 
 def render_prompt(prompt: Prompt) -> Rendered:
-    """One message: its text and its choices as `[value, label]` buttons."""
-    return Rendered(
-        ({"text": prompt.text, "choices": [[c.value, c.label] for c in prompt.choices]},)
-    )
+    """One message: its text and its choices as `[value, label]` buttons; the names of any
+    files, which the local channels cannot carry (`send` refuses them)."""
+    part = {"text": prompt.text, "choices": [[c.value, c.label] for c in prompt.choices]}
+    if prompt.media:
+        part["files"] = [m.name or m.kind for m in prompt.media]
+    return Rendered((part,))

@@ -262,14 +262,40 @@ def document() -> dict[str, Any]:
             },
             "post": {
                 "summary": "Reply on the customer's current channel, through the outbox",
+                "description": "files: ids from POST /api/conversations/{id}/files, sent as "
+                "attachments (text may then be empty).",
                 "tags": ["conversations"],
                 "parameters": [_ID],
-                "requestBody": _body(_TEXT),
+                "requestBody": _body(
+                    _obj(text=_STR, files={"type": "array", "items": _INT, "maxItems": 10})
+                ),
                 "responses": {
                     **_ok("Queued", _obj(id=_INT), "201"),
                     **_errors(400, *_COMMON, 413, 415),
                 },
             },
+        },
+        "/api/conversations/{id}/files": {
+            "post": {
+                "summary": "Keep an attachment for a reply: the body is the file",
+                "tags": ["conversations"],
+                "parameters": [
+                    _ID,
+                    {"name": "name", "in": "query", "required": False, "schema": _STR},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "responses": {
+                    **_ok(
+                        "Kept",
+                        _obj(id=_INT, name=_STR, mime_type=_STR, size=_INT),
+                        "201",
+                    ),
+                    **_errors(400, *_COMMON, 413, 415),
+                },
+            }
         },
         "/api/conversations/{id}/notes": {
             "post": {
@@ -362,6 +388,17 @@ def document() -> dict[str, Any]:
                 "responses": {
                     **_ok("Unlinked", _obj(customer_id=_INT, merge_log_id=_INT)),
                     **_errors(401, 403, 404, 409),
+                },
+            }
+        },
+        "/api/files/{id}": {
+            "get": {
+                "summary": "A file a customer sent: inline for pictures, else a download",
+                "tags": ["conversations"],
+                "parameters": [_ID],
+                "responses": {
+                    "200": {"description": "The file's bytes"},
+                    **_errors(401, 404),
                 },
             }
         },

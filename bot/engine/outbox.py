@@ -155,10 +155,14 @@ class Outbox:
         """One try at sending `row`, its outcome recorded; (delay, error) when to retry."""
         try:
             rendered = adapter.render(Prompt.from_json(row.payload))
+            last_inbound = None
+            if adapter.limits.reply_window is not None and row.identity_id is not None:
+                # A channel with a customer-service window decides from the last inbound time.
+                last_inbound = await self._store.last_inbound_at(row.customer_id, row.identity_id)
             # asyncio.timeout, not wait_for: wait_for wraps the send in a task of its own.
             async with asyncio.timeout(self.send_timeout):
                 sent = await adapter.send(
-                    Address(row.channel, row.external_id, row.route), rendered
+                    Address(row.channel, row.external_id, row.route, last_inbound), rendered
                 )
         except Unreachable as exc:
             log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)

@@ -5,7 +5,8 @@ Frames of a 4-byte big-endian length and a body. The server first sends a JSON h
 child tunes its garbage collector as the server does (`bot.gc_tuning`) and answers
 `{"ready": [channels]}` (or `{"fatal": message}` and exits). Then JSON both ways:
 
-    server -> child  {"id": 7, "channel": "telegram", "to": [channel, identity, route],
+    server -> child  {"id": 7, "channel": "telegram",
+                      "to": [channel, identity, route, last_inbound],
                       "parts": [...]}            a send (`Rendered.parts`, JSON values)
                      {"id": 7, "cancel": true}   the outbox gave up waiting (send timeout)
     child -> server  {"id": 7, "ids": ["1234"]}  sent; the platform's message ids

@@ -300,7 +300,7 @@ class SendProcesses:
                 {
                     "id": rid,
                     "channel": channel,
-                    "to": [to.channel, to.identity, to.route],
+                    "to": [to.channel, to.identity, to.route, to.last_inbound],
                     "parts": message_parts,
                 }
             )

@@ -57,9 +57,10 @@ class _Worker:
             to, parts = message["to"], message["parts"]
             if not (
                 isinstance(to, list)
-                and len(to) == 3
+                and len(to) in (3, 4)
                 and all(isinstance(v, str) for v in to[:2])
                 and (to[2] is None or isinstance(to[2], str))
+                and (len(to) == 3 or to[3] is None or isinstance(to[3], (int, float)))
                 and isinstance(parts, list)
                 and all(isinstance(p, dict) for p in parts)
             ):
@@ -78,7 +79,12 @@ class _Worker:
             log.warning("request %s is already being sent; the repeat is ignored", rid)
             return
         task = asyncio.get_running_loop().create_task(
-            self._send(rid, adapter, Address(to[0], to[1], to[2]), Rendered(tuple(parts))),
+            self._send(
+                rid,
+                adapter,
+                Address(to[0], to[1], to[2], to[3] if len(to) > 3 else None),
+                Rendered(tuple(parts)),
+            ),
             name=f"baton-send-{rid}",
         )
         self.tasks[rid] = task

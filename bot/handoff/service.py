@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -239,10 +239,22 @@ class Handoffs:
         self._wake.set()
 
     async def reply(
-        self, conversation_id: int, customer_id: int, agent: AgentRow, text: str
+        self,
+        conversation_id: int,
+        customer_id: int,
+        agent: AgentRow,
+        text: str,
+        *,
+        media: Sequence[Sequence[Any]] = (),
+        files: Sequence[Mapping[str, Any]] = (),
     ) -> int:
-        """Send the agent's reply on the customer's current channel; returns the message id."""
-        message_id, rows = await self.db.reply(conversation_id, agent.id, agent.name, text)
+        """Send the agent's reply on the customer's current channel; returns the message id.
+
+        `media` ([kind, location, mime type, name]) go with it as attachments; `files` are
+        what the console shows of them."""
+        message_id, rows = await self.db.reply(
+            conversation_id, agent.id, agent.name, text, media=media, files=files
+        )
         self._after(customer_id, rows)
         return message_id
 

@@ -212,10 +212,10 @@ class Sandbox:
         for name in CHANNELS:
             view = self._views.get(name)
             if view is None:
-                panes[name] = {"on": False}
+                panes[name] = {"on": False, "called": channel_name(name)}
                 continue
             you, bot = view.describe(customer.ids[name], CUSTOMER_NAME)
-            panes[name] = {"on": True, "you": you, "bot": bot}
+            panes[name] = {"on": True, "you": you, "bot": bot, "called": channel_name(name)}
         return web.json_response({"channels": panes}, headers={"Cache-Control": "no-store"})
 
     async def _post(self, request: web.Request) -> web.StreamResponse:

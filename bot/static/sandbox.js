@@ -1,5 +1,5 @@
 "use strict";
-// The Baton sandbox: three panes where you play the customer. Every text from the bot or the
+// The Baton sandbox: a pane per emulated channel where you play the customer. Every text from the bot or the
 // customer is inserted with textContent, never as HTML.
 (function () {
   const API = "/sandbox/api/";
@@ -165,7 +165,7 @@
     root.querySelector("[data-field=status]").textContent = "";
   }
 
-  // "Be one customer on all three": the server says "link" on the first pane and sends the code
+  // "Be one customer on all of them": the server says "link" on the first pane and sends the code
   // from the others, through the same signed webhooks; the panes show every step.
   function linking(channels) {
     const button = document.getElementById("link-all");
@@ -201,8 +201,46 @@
     });
   }
 
+  // A pane for a registered channel the page has no pane of its own for: the same parts,
+  // named as the server names the channel.
+  function genericPane(channel, called) {
+    const root = el("section", "phone generic");
+    root.dataset.channel = channel;
+    root.setAttribute("aria-label", called);
+    const screen = el("div", "screen");
+    const bar = el("header", "bar");
+    const avatar = el("div", "avatar", "B");
+    avatar.setAttribute("aria-hidden", "true");
+    const who = el("div", "who");
+    const name = el("div", "name", "Baton");
+    name.dataset.field = "bot";
+    who.append(name, el("div", "sub", called));
+    bar.append(avatar, who, el("div", "platform", called));
+    const log = el("div", "log");
+    log.setAttribute("role", "log");
+    log.setAttribute("aria-live", "polite");
+    log.setAttribute("aria-label", called + " conversation");
+    const status = el("p", "status", "Not connected yet.");
+    status.dataset.field = "status";
+    const form = el("form", "compose");
+    const input = el("input");
+    for (const [key, value] of Object.entries({
+      type: "text", name: "text", "aria-label": "Message on " + called, placeholder: "Message",
+      autocomplete: "off", maxlength: "1600",
+    })) input.setAttribute(key, value);
+    const send = el("button", null, "\u27A4");
+    send.type = "submit";
+    send.setAttribute("aria-label", "Send");
+    form.append(input, send);
+    const off = el("p", "off");
+    off.hidden = true;
+    screen.append(bar, log, status, form, off);
+    root.append(screen);
+    return root;
+  }
+
   async function start() {
-    const roots = document.querySelectorAll("[data-channel]");
+    let roots = document.querySelectorAll("[data-channel]");
     let session;
     try {
       const response = await fetch(API + "session", { credentials: "same-origin" });
@@ -213,6 +251,13 @@
       linking(0);
       return;
     }
+    const phones = document.querySelector("main.phones");
+    for (const [channel, info] of Object.entries(session.channels)) {
+      if (phones && !document.querySelector('[data-channel="' + CSS.escape(channel) + '"]')) {
+        phones.append(genericPane(channel, info.called || channel));
+      }
+    }
+    roots = document.querySelectorAll("[data-channel]");
     linking(Object.values(session.channels).filter((info) => info.on).length);
     for (const root of roots) {
       const info = session.channels[root.dataset.channel];

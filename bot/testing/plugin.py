@@ -50,7 +50,7 @@ def chat_fixture(
 ) -> Any:
     """A pytest fixture yielding a `ChatScript` for `app`, once per channel.
 
-    Put it in `conftest.py`. A test that asks for `chat` runs on each of the three channels;
+    Put it in `conftest.py`. A test that asks for `chat` runs on each emulated channel;
     pick some with `@pytest.mark.parametrize("chat", ["telegram", "slack"], indirect=True)`.
     Each test gets a fresh SQLite database, or, with `database_fixture`, the URL that fixture
     yields (so a fixture parametrised over databases runs each chat test on each of them).

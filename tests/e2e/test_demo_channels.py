@@ -237,6 +237,9 @@ async def test_the_raw_reply_is_each_platforms_own_format(chat: ChatScript) -> N
             f"{GREETING}\n\n1. Where is my order?\n2. A question\n3. My preferences\n"
             "4. Talk to a person"
         )
+    elif chat.channel == "whatsapp":
+        assert params["To"] == "whatsapp:+15551230001"
+        assert params["ContentSid"].startswith("HX")  # a list picker, made through Content
     else:
         assert params["channel"] == "D0CUST001"
         actions = [b for b in params["blocks"] if b["type"] == "actions"]
@@ -255,7 +258,7 @@ async def test_a_long_reply_sent_in_parts_reads_as_one(chat: ChatScript) -> None
     await chat.expect("What's your name?")
     await chat.send(name)
     reply = await chat.expect(f"Thanks, {name}. What's your order number?")
-    parts = {"telegram": 1, "twilio": 3, "slack": 1}[chat.channel]
+    parts = {"telegram": 1, "twilio": 3, "slack": 1, "whatsapp": 3}[chat.channel]
     assert len(reply.calls) == parts
 
 
@@ -280,7 +283,12 @@ async def test_cancel_on_sms_opts_the_number_out(chat: ChatScript) -> None:
 
 @on_every_channel
 async def test_two_customers_get_their_own_replies(chat: ChatScript) -> None:
-    other = {"telegram": "4343", "twilio": "+15551230002", "slack": "U0CUST002"}[chat.channel]
+    other = {
+        "telegram": "4343",
+        "twilio": "+15551230002",
+        "slack": "U0CUST002",
+        "whatsapp": "+15551230002",
+    }[chat.channel]
     bob = chat.with_customer(other)
     await chat.send("where is my order")
     await bob.send("hi")
@@ -357,6 +365,6 @@ async def test_expect_times_out_with_the_calls_seen(sqlite_url: str) -> None:
 
 
 async def test_an_unknown_channel_is_refused(sqlite_url: str) -> None:
-    with pytest.raises(ValueError, match="unknown channel 'whatsapp'"):
-        async with chat_on("whatsapp", app, database_url=sqlite_url):
+    with pytest.raises(ValueError, match="unknown channel 'fax'"):
+        async with chat_on("fax", app, database_url=sqlite_url):
             pass

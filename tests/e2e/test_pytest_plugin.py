@@ -58,4 +58,4 @@ def test_a_project_gets_the_chat_fixture_on_every_channel_without_a_conftest(
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "4 passed" in done.stdout  # telegram, twilio, slack, whatsapp

@@ -370,9 +370,7 @@ async def test_bad_requests_to_the_api_are_clear_4xx(sqlite_url: str) -> None:
             not_text = r.status
         async with http.get(api, params={"after": "soon"}) as r:
             bad_cursor = r.status
-        async with http.post(
-            baton.url + "/sandbox/api/whatsapp/messages", json={"text": "hi"}
-        ) as r:
+        async with http.post(baton.url + "/sandbox/api/fax/messages", json={"text": "hi"}) as r:
             unknown_channel = r.status
     assert (plain, not_object, blank, not_text, bad_cursor, unknown_channel) == (
         415,
@@ -414,8 +412,8 @@ async def test_a_channel_with_real_credentials_stays_real_and_the_sandbox_covers
                 baton.url + TELEGRAM_PATH, secret, user_id=77, text="hi"
             )
             real_reply = await telegram.next_call("sendMessage")
-    assert baton.sandbox.channels == ("twilio", "slack")
-    assert panes["telegram"] == {"on": False}
+    assert baton.sandbox.channels == ("twilio", "slack", "whatsapp")
+    assert panes["telegram"] == {"on": False, "called": "Telegram"}
     assert panes["twilio"]["on"] is True
     assert panes["slack"]["on"] is True
     assert "real credentials" in refused["text"]
@@ -440,10 +438,12 @@ def test_sandbox_mode_follows_baton_sandbox_and_the_credentials() -> None:
     assert local_url("127.0.0.1", 0) is None
     url = "http://127.0.0.1:8080"
     assert banner(settings(), url) == (
-        "Sandbox: open http://127.0.0.1:8080/sandbox to be the customer on Telegram, SMS and "
-        "Slack (local platform emulators, no credentials needed)"
+        "Sandbox: open http://127.0.0.1:8080/sandbox to be the customer on Telegram, SMS, "
+        "Slack and WhatsApp (local platform emulators, no credentials needed)"
     )
-    assert "customer on Telegram and SMS " in banner(settings(sandbox=True, **slack), url)
+    assert "customer on Telegram, SMS and WhatsApp " in banner(
+        settings(sandbox=True, **slack), url
+    )
 
 
 async def test_baton_run_builds_the_sandbox_and_prints_its_url(
@@ -484,7 +484,7 @@ async def test_one_customer_on_all_three_links_the_panes_with_real_codes(
     database_url: str,
 ) -> None:
     async with sandbox_baton(database_url) as baton, browser_session(baton.url) as http:
-        panes = {c: Pane(http, baton.url, c) for c in ("telegram", "twilio", "slack")}
+        panes = {c: Pane(http, baton.url, c) for c in ("telegram", "twilio", "slack", "whatsapp")}
         async with http.post(f"{baton.url}/sandbox/api/link", json={}) as response:
             assert response.status == 200, await response.text()
             result = await response.json()
@@ -494,6 +494,7 @@ async def test_one_customer_on_all_three_links_the_panes_with_real_codes(
             await baton.store.identity("telegram", customer.ids["telegram"]),
             await baton.store.identity("twilio", customer.ids["twilio"]),
             await baton.store.identity("slack", f"TSANDBOX1:{customer.ids['slack']}"),
+            await baton.store.identity("whatsapp", customer.ids["whatsapp"]),
         ]
 
         # The next message on SMS goes on with the conversation begun on Telegram.
@@ -503,18 +504,18 @@ async def test_one_customer_on_all_three_links_the_panes_with_real_codes(
         heard = [(await panes["twilio"].bot_says())["text"] for _ in range(2)]
     assert result == {
         "ok": True,
-        "status": "Telegram, SMS and Slack are one customer now.",
-        "linked": ["telegram", "twilio", "slack"],
+        "status": "Telegram, SMS, Slack and WhatsApp are one customer now.",
+        "linked": ["telegram", "twilio", "slack", "whatsapp"],
     }
     # Every step went through the panes, as typed: "link" and its code, the code and "Linked!".
     said = [(m["from"], m["text"]) for m in shown["telegram"]]
-    assert [who for who, _ in said] == ["customer", "bot", "customer", "bot"]
-    assert said[0][1] == said[2][1] == "link"
+    assert [who for who, _ in said] == ["customer", "bot"] * 3  # a code for each other pane
+    assert said[0][1] == said[2][1] == said[4][1] == "link"
     assert said[1][1].startswith("Your linking code is ")
-    for channel in ("twilio", "slack"):
+    for channel in ("twilio", "slack", "whatsapp"):
         texts = [m["text"] for m in shown[channel] if m["from"] == "bot"]
         assert texts == ["Linked! This chat and your Telegram chat are one conversation now."]
-    # One customer behind the three identities.
+    # One customer behind the four identities.
     assert len({found[1] if found else None for found in owners}) == 1
     assert None not in owners
     assert "Thanks, Ada. What's your order number?" in heard
@@ -526,7 +527,7 @@ async def test_linking_again_says_they_are_one_customer(sqlite_url: str) -> None
             async with http.post(f"{baton.url}/sandbox/api/link", json={}) as response:
                 assert response.status == 200, await response.text()
                 result = await response.json()
-    assert result["status"] == "Telegram, SMS and Slack are one customer now."
+    assert result["status"] == "Telegram, SMS, Slack and WhatsApp are one customer now."
 
 
 async def test_linking_needs_a_session(sqlite_url: str) -> None:

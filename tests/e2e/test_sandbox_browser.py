@@ -89,6 +89,14 @@ async def test_a_customer_uses_the_demo_bot_on_telegram_sms_and_slack(sqlite_url
             await slack.get_by_role("button", name="Where is my order?").click()
             await expect(slack.get_by_text("What's your name?")).to_be_visible()
 
+            # WhatsApp's pane comes from the channel registry; its menu is a list picker.
+            whatsapp = pane(page, "whatsapp")
+            await expect(whatsapp.get_by_text("Ready.")).to_be_visible()
+            await say(whatsapp, "hi")
+            await expect(whatsapp.get_by_text(GREETING)).to_be_visible()
+            await whatsapp.get_by_role("button", name="Where is my order?").click()
+            await expect(whatsapp.get_by_text("What's your name?")).to_be_visible()
+
             await save_screenshot(page, "sandbox.png", full_page=True)
 
             # Markup typed by the customer, and echoed by the bot, stays text.
@@ -121,9 +129,11 @@ async def test_the_button_makes_the_three_panes_one_customer(sqlite_url: str) ->
             status = page.get_by_role("status")
             await expect(status).to_contain_text("type link in one pane")
 
-            await page.get_by_role("button", name="Be one customer on all three").click()
+            await page.get_by_role("button", name="Be one customer on all of them").click()
 
-            await expect(status).to_have_text("Telegram, SMS and Slack are one customer now.")
+            await expect(status).to_have_text(
+                "Telegram, SMS, Slack and WhatsApp are one customer now."
+            )
             await expect(telegram.get_by_text("Your linking code is").first).to_be_visible()
             linked = "Linked! This chat and your Telegram chat are one conversation now."
             await expect(sms.get_by_text(linked)).to_be_visible()

@@ -21,6 +21,7 @@ DOORS = [
     "adapters.telegram",
     "adapters.twilio",
     "adapters.web",
+    "adapters.whatsapp",
     "bot",
     "bot.engine",
     "dialogs",
@@ -67,6 +68,13 @@ FLOW_API = {
     "Texts",
     "Trigger",
     "flow",
+    # media answers (dialogs.media)
+    "Attachment",
+    "Contact",
+    "Document",
+    "Location",
+    "Photo",
+    "allowed",
     # what the engine calls: the runtime (dialogs.runtime)
     "Outcome",
     "pending_prompt",

@@ -4,6 +4,7 @@ test kit and the texts customers read."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from adapters.registry import (
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from adapters.twilio import TwilioAdapter
+from adapters.whatsapp import WhatsAppAdapter
 from bot import sandbox, testing
 from bot.channels import channel_adapters
 from bot.settings import SettingsError, load_settings
@@ -35,18 +37,19 @@ NONE: dict[str, object] = {
 
 
 def test_the_built_in_channels_and_what_customers_call_them() -> None:
-    assert [c.name for c in channels()] == ["telegram", "twilio", "slack", "web"]
+    assert [c.name for c in channels()] == ["telegram", "twilio", "slack", "whatsapp", "web"]
     assert [channel_name(c.name) for c in channels()] == [
         "Telegram",
         "SMS",
         "Slack",
+        "WhatsApp",
         "the web chat",
     ]
     assert channel_name("shell") == "shell"
 
 
 def test_the_sandbox_and_the_test_kit_emulate_the_registered_platforms() -> None:
-    assert emulated() == ("telegram", "twilio", "slack")
+    assert emulated() == ("telegram", "twilio", "slack", "whatsapp")
     assert emulated() == sandbox.CHANNELS
     assert emulated() == testing.CHANNELS
 
@@ -84,6 +87,56 @@ async def test_a_half_configured_channel_names_the_missing_setting() -> None:
         )
     )
     assert [type(a) for a in await channel_adapters(complete)] == [TwilioAdapter]
+
+
+async def test_whatsapp_is_on_with_the_twilio_account_and_its_own_sender(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = {
+        "twilio_account_sid": "AC1",
+        "twilio_auth_token": "t",
+        "twilio_from": "+15005550006",
+    }
+    settings = load_settings(**(NONE | account))
+    assert configured(settings) == ["twilio"]  # no BATON_WHATSAPP_FROM: SMS only
+    monkeypatch.setenv("BATON_WHATSAPP_FROM", "whatsapp:+14155238886")
+    monkeypatch.setenv("BATON_WHATSAPP_TEMPLATES", '{"reply": "HX' + "1" * 32 + '"}')
+    assert configured(settings) == ["twilio", "whatsapp"]
+    made = await channel_adapters(settings)
+    assert [type(a) for a in made] == [TwilioAdapter, WhatsAppAdapter]
+    whatsapp = made[1]
+    assert isinstance(whatsapp, WhatsAppAdapter)
+    assert whatsapp.from_number == "whatsapp:+14155238886"
+    assert whatsapp.templates == {"reply": "HX" + "1" * 32}
+
+
+async def test_a_whatsapp_template_that_is_not_a_content_sid_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = {
+        "twilio_account_sid": "AC1",
+        "twilio_auth_token": "t",
+        "twilio_from": "+15005550006",
+    }
+    settings = load_settings(**(NONE | account))
+    monkeypatch.setenv("BATON_WHATSAPP_FROM", "+14155238886")
+    monkeypatch.setenv("BATON_WHATSAPP_TEMPLATES", '{"reply": "hello {{1}}"}')
+    with pytest.raises(SettingsError, match="BATON_WHATSAPP_TEMPLATES"):
+        await channel_adapters(settings)
+
+
+def test_no_module_but_the_registry_and_its_own_package_names_whatsapp() -> None:
+    root = Path(__file__).resolve().parents[2]
+    naming = sorted(
+        str(path.relative_to(root))
+        for package in ("adapters", "bot", "dialogs", "storage", "examples")
+        for path in (root / package).rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".js", ".html", ".css", ".ini", ".mako", ".tmpl"}
+        and "whatsapp" in path.read_text(encoding="utf-8", errors="replace").lower()
+        and (root / "adapters" / "whatsapp") not in path.parents
+    )
+    assert naming == ["adapters/registry.py"]
 
 
 def test_a_plug_in_channel_is_one_registration() -> None:

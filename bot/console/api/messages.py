@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.console.api._request import authed, json_body, path_id, required_text, visible
+from bot.console.api.files import attachments
 from bot.console.auth import Principal, fail
 from bot.console.core import Console
 
@@ -42,6 +43,18 @@ def _message(m: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
         "media": [
             {"kind": k, "name": n or k, "mime_type": t} for k, _, t, n in payload.get("media", ())
         ],
+        "files": [
+            {
+                "id": f["id"],
+                "kind": f.get("kind"),
+                "name": f.get("name") or f.get("kind"),
+                "mime_type": f.get("mime_type"),
+                "size": f.get("size"),
+                "url": f"/api/files/{f['id']}",
+            }
+            for f in payload.get("files", ())
+            if isinstance(f, Mapping) and f.get("id") is not None
+        ],
         "delivery_status": m["delivery_status"],
         "error": m["error"],
         "created_at": m["created_at"],
@@ -75,9 +88,14 @@ async def messages(request: web.Request, console: Console, who: Principal) -> we
 async def reply(request: web.Request, console: Console, who: Principal) -> web.Response:
     """POST /api/conversations/{id}/messages: reply on the customer's current channel."""
     access = await visible(console, who, path_id(request))
-    text = required_text(await json_body(request), "text")
+    body = await json_body(request)
+    media: list[list[Any]] = []
+    shown: list[dict[str, Any]] = []
+    if body.get("files"):  # kept by POST /api/conversations/{id}/files
+        media, shown = await attachments(console, access.customer_id, body["files"])
+    text = required_text(body, "text") if body.get("text") or not media else ""
     message_id = await console.handoffs.reply(
-        access.conversation_id, access.customer_id, who.agent, text
+        access.conversation_id, access.customer_id, who.agent, text, media=media, files=shown
     )
     return web.json_response({"id": message_id}, status=201)
 

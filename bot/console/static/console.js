@@ -437,6 +437,19 @@
     list.dataset.for = String(state.current);
   }
 
+  const PICTURES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+  function fileLink(f) {
+    const name = f.name || f.kind || "file";
+    const link = el("a", { className: "file", href: f.url, target: "_blank", rel: "noopener", download: name });
+    if (PICTURES.includes(f.mime_type)) {
+      link.append(el("img", { className: "thumb", src: f.url, alt: name, loading: "lazy" }));
+    } else {
+      link.append(el("span", { text: `${f.kind}: ${name}` }));
+    }
+    return link;
+  }
+
   function messageItem(m) {
     const who =
       m.author === "customer" ? state.detail.customer.name :
@@ -451,7 +464,10 @@
     if (m.choices && m.choices.length) {
       bubble.append(el("div", { className: "choices" }, ...m.choices.map((c) => el("span", { className: "choice", text: c }))));
     }
-    if (m.media && m.media.length) {
+    if (m.files && m.files.length) {
+      // Kept files: served by /api/files/{id} only to agents who may see this conversation.
+      bubble.append(el("div", { className: "media" }, ...m.files.map(fileLink)));
+    } else if (m.media && m.media.length) {
       bubble.append(el("div", { className: "media" }, ...m.media.map((x) => el("span", { className: "file", text: `${x.kind}: ${x.name}` }))));
     }
     const meta = el(
