@@ -14,6 +14,13 @@ DOCS = ROOT / "docs"
 SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$')
 # Where included code lives: files the test suite imports or runs.
 TESTED = ("examples/", "tests/docs/", "bot/scaffold/templates/")
+# Pages whose ```python blocks are still written inline, so no test runs them. Each is a known
+# gap, named here until its code moves into examples/ or tests/docs/ and is included with
+# --8<--; the test fails once a page listed here no longer has such a block, so the list only
+# shrinks. Do not add to it.
+NOT_YET_RUN = {
+    "docs/guides/understanding.md": "fragments of the intents, languages, knowledge and LLM APIs",
+}
 
 
 def _pages() -> list[Path]:
@@ -28,6 +35,8 @@ def test_the_generated_reference_pages_match_the_code() -> None:
 def test_every_python_block_is_included_from_a_tested_file() -> None:
     loose = []
     for page in _pages():
+        if str(page.relative_to(ROOT)) in NOT_YET_RUN:
+            continue
         for block in re.findall(r"```python[^\n]*\n(.*?)```", page.read_text(), re.S):
             lines = [line.strip() for line in block.splitlines() if line.strip()]
             for line in lines:
@@ -69,3 +78,14 @@ def test_every_picture_is_made_by_a_test() -> None:
     for name in sorted(pictures):
         assert (DOCS / "images" / name).exists(), name
         assert f'"{name}"' in made_by_tests, f"no test makes {name}"
+
+
+def test_the_pages_not_yet_run_still_need_it() -> None:
+    for name in NOT_YET_RUN:
+        text = (ROOT / name).read_text()
+        inline = [
+            block
+            for block in re.findall(r"```python[^\n]*\n(.*?)```", text, re.S)
+            if not all(SNIPPET.match(line.strip()) for line in block.splitlines() if line.strip())
+        ]
+        assert inline, f"{name} runs all its code now: remove it from NOT_YET_RUN"
