@@ -94,7 +94,8 @@ class Understanding:
             builder.stage(Slot.INTERCEPT, self.did_you_mean)
 
     async def start(self, engine: Engine) -> None:
-        """Nothing runs in the background."""
+        """Build the interruptions' matcher now, not in a customer's first turn."""
+        engine.app.interruptions.classify("agent please")
 
     async def stop(self) -> None:
         """Nothing to stop."""
