@@ -1,6 +1,6 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
-test kit: storage, the bot, the channels, and the features every Baton has (linking and
-handoff) followed by those the caller adds (the console, an app's own)."""
+test kit: storage, the bot, the channels, and the features every Baton has (linking,
+handoff and follow-up) followed by those the caller adds (the console, an app's own)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from adapters.base import Adapter
 from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
+from bot.followup import Followup, FollowupConfig
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.settings import Settings
@@ -22,7 +23,11 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
     """The features every Baton has, in the order they are installed. Without `platforms`
     (`baton shell`) the queue is not watched: that is the work of the process serving the
     platform channels."""
-    return [Linking(), Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms)]
+    return [
+        Linking(),
+        Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
+        Followup(FollowupConfig.from_settings(settings)),
+    ]
 
 
 def build_engine(

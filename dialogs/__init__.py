@@ -22,8 +22,9 @@ from dialogs.errors import FlowError, Invalid, MissingAwait, RegistrationError, 
 from dialogs.flows import App, Flow, Texts, flow
 from dialogs.interruptions import Interruptions
 from dialogs.prompts import Choice, Media, Prompt
-from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
-from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
+from dialogs.runtime import HUMAN_CHOICE, Outcome, Timer, pending_prompt, run_turn
+from dialogs.triggers import Button, Command, Event, Keyword, Regex, Trigger
+from dialogs.wakes import Wake, WakeOutcome, run_wake
 
 __all__ = [
     "HUMAN_CHOICE",
@@ -33,6 +34,7 @@ __all__ = [
     "Choice",
     "Command",
     "Context",
+    "Event",
     "Flow",
     "FlowError",
     "Interruptions",
@@ -47,8 +49,12 @@ __all__ = [
     "RegistrationError",
     "ReplayMismatch",
     "Texts",
+    "Timer",
     "Trigger",
+    "Wake",
+    "WakeOutcome",
     "flow",
     "pending_prompt",
     "run_turn",
+    "run_wake",
 ]

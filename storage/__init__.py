@@ -13,6 +13,9 @@ Where things live:
   `storage.queue` (the queue ticker) and `storage.console_reads` (what the console shows);
 - `storage.access`: who may act on a conversation, in Python and in SQL;
 - `storage.outbound`: the one writer of outbound messages and the reachability rule;
+- `storage.followup`: `FollowupStore`, scheduled work fed into customers' lines, durable
+  events and their deliveries, survey answers (`storage.followup_writes`: the same inside a
+  caller's transaction);
 - `storage.identities` (linking codes and proofs), `storage.merges`, `storage.proofs`;
 - `storage.vocabulary`: statuses, outcomes, roles, authors; `storage.records`: the values
   passed in and out; `storage.tables`, `storage.types`, `storage.migrations`: the schema.
@@ -31,6 +34,8 @@ from storage.errors import (
     StoreError,
     StoreLocked,
 )
+from storage.followup import Delivery, FollowupStore, RunRecord
+from storage.followup_writes import WAKE_CONTROL
 from storage.handoffs import GuardedTurn, HandoffOpening
 from storage.outbound import reachable
 from storage.queue import WaitingRow
@@ -43,12 +48,14 @@ from storage.records import (
     NewInbound,
     OutboxRow,
     ReplyWrite,
+    ScheduleWrite,
     TurnWrite,
 )
 from storage.store import Store, open_store
 from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, HandoffStatus, Role
 
 __all__ = [
+    "WAKE_CONTROL",
     "Accepted",
     "Access",
     "AgentRow",
@@ -60,6 +67,8 @@ __all__ = [
     "ConsoleStore",
     "ConversationStatus",
     "CustomerState",
+    "Delivery",
+    "FollowupStore",
     "GuardedTurn",
     "HandoffOpening",
     "HandoffOutcome",
@@ -70,6 +79,8 @@ __all__ = [
     "OutboxRow",
     "ReplyWrite",
     "Role",
+    "RunRecord",
+    "ScheduleWrite",
     "SchemaBehind",
     "SessionRow",
     "Store",

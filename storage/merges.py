@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, update
 
+from storage.followup_writes import publish
 from storage.hot_path import create_customer
 from storage.store import Store
 from storage.tables import metadata
@@ -37,6 +38,10 @@ MOVED = (
     "agent_notes",
     "link_codes",
     "consents",
+    "scheduled",
+    "events",
+    "event_deliveries",
+    "survey_answers",
 )
 """Every table with a customer_id column whose rows move in a merge (flow_journal follows its
 run; customers' own row is merged field by field)."""
@@ -166,6 +171,7 @@ def merge(
         ).scalar_one()
     )
     store.forget_identities((keep, other))
+    publish(conn, keep, "customer.linked", {"other_customer_id": other, "proof": proof}, now)
     return Merged(keep, other, log_id, moved)
 
 

@@ -449,3 +449,14 @@ class ConsentRecord(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(SafeText, nullable=False))
     """What the customer was shown (question and reason), or the withdrawal message."""
     created_at: float
+
+
+# --- Follow-up: scheduled work, events, surveys (revision "followup") -----------------------
+from storage.followup_tables import (  # noqa: E402  (registers the tables in `metadata`)
+    EventDelivery,
+    EventItem,
+    ScheduledItem,
+    SurveyAnswer,
+)
+
+__all__ += ["EventDelivery", "EventItem", "ScheduledItem", "SurveyAnswer"]

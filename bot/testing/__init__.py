@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.testing.chats import CHANNELS, chat_on, chats_on
+from bot.testing.chats import CHANNELS, Restartable, chat_on, chat_with_restarts, chats_on
 from bot.testing.reply import Conversation, Reply
 from bot.testing.script import ChatScript
 from bot.testing.server import Running, running_baton
@@ -42,9 +42,11 @@ __all__ = [
     "ChatScript",
     "Conversation",
     "Reply",
+    "Restartable",
     "Running",
     "chat_fixture",
     "chat_on",
+    "chat_with_restarts",
     "chats_on",
     "running_baton",
 ]
