@@ -132,6 +132,9 @@ class Dispatcher:
     _task: asyncio.Task[None] | None = None
     _session: aiohttp.ClientSession | None = None
     _schedule_nudge: Callable[[], None] = lambda: None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One pass at a time in a process (the loop and `tick`): a delivery in flight is
+    claimed by this process and must not be picked up again by a second pass."""
 
     def nudge(self) -> None:
         """Look for work now (something was committed)."""
@@ -220,6 +223,10 @@ class Dispatcher:
         """Route new events and work off the deliveries due; how many were handled."""
         if not self.targets:
             return 0
+        async with self._lock:
+            return await self._pass()
+
+    async def _pass(self) -> int:
         accepts = {name: t.accepts for name, t in self.targets.items()}
         await self.store.route_events(accepts)
         due = await self.store.due_deliveries(time.time())

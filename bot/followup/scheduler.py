@@ -32,6 +32,7 @@ class Scheduler:
         self._engine: Engine | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     def nudge(self) -> None:
         """Look for due work now."""
@@ -42,7 +43,8 @@ class Scheduler:
         engine = self._engine
         if engine is None:
             return 0
-        rows = await self._store.fire_due(engine.core.clock())
+        async with self._lock:
+            rows = await self._store.fire_due(engine.core.clock())
         for row in rows:
             engine.lanes.push(row)
         return len(rows)

@@ -51,7 +51,8 @@ async def chat_on(
             +15551230001, Slack user U0CUST001) when None.
         name: The customer's first name, where the platform sends one (Telegram).
         **settings: Other `Settings` fields; retries are fast by default
-            (`outbox_base_delay=0.05`).
+            (`outbox_base_delay=0.05`); and `features`, a list of features plugged into the
+            engine after the built-in ones (e.g. event `Listeners`).
 
     Example:
         >>> async with chat_on("slack", app, database_url="sqlite+aiosqlite:///t.db") as chat:
@@ -59,13 +60,16 @@ async def chat_on(
         ...     await chat.expect("Hi! What can I do for you?")
     """
     view = _view(channel)
+    options = dict(settings)
+    features = options.pop("features", ())
     async with (
         view.emulator.run() as api_url,
         serving(
             database_url,
             app,
             lambda base_url: [view.adapter(api_url, base_url)],
-            _TEST_SETTINGS | settings,
+            _TEST_SETTINGS | options,
+            features,  # type: ignore[arg-type]
         ) as baton,
     ):
         mailbox = Mailbox(view)
@@ -172,6 +176,8 @@ async def chat_with_restarts(
         ...     chat = await session.restart()
     """
     view = _view(channel)
+    options = dict(settings)
+    features = options.pop("features", ())
     async with view.emulator.run() as api_url:
 
         def start() -> AbstractAsyncContextManager[Running]:
@@ -179,7 +185,8 @@ async def chat_with_restarts(
                 database_url,
                 app,
                 lambda base_url: [view.adapter(api_url, base_url)],
-                _TEST_SETTINGS | settings,
+                _TEST_SETTINGS | options,
+                features,  # type: ignore[arg-type]
             )
 
         session = Restartable(view, start, customer or view.default_customer, name)
