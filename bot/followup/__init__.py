@@ -91,7 +91,7 @@ class Followup:
         config = self.config
         store = self.store = FollowupStore(builder.store)
         core = builder.core
-        self._stages = stages = FollowupStages(store, core.clock)
+        self._stages = stages = FollowupStages(store, core)
         self.scheduler = Scheduler(store, poll=config.poll)
         self.dispatcher = Dispatcher(
             store,

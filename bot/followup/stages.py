@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bot.engine.pipeline import Turn
+from bot.engine.turns import CoreStages
 from dialogs import Wake, run_wake
 from storage import FollowupStore, ScheduleWrite
 
@@ -25,9 +25,9 @@ DEFER_SECONDS = 300.0
 class FollowupStages:
     """The stages (see the module docstring)."""
 
-    def __init__(self, store: FollowupStore, clock: Callable[[], float]) -> None:
+    def __init__(self, store: FollowupStore, core: CoreStages) -> None:
         self._store = store
-        self._clock = clock
+        self._core = core  # its `clock` is read at each turn: tests move it
         self.committing: set[int] = set()
         """Customers whose turn in flight records events (the dispatcher looks after it)."""
 
@@ -49,7 +49,7 @@ class FollowupStages:
             record = await self._store.run(str(run_id))
             if record is not None:
                 run = (record.flow, record.status, record.journal)
-        now = self._clock()
+        now = self._core.clock()
         result = await run_wake(
             turn.app,
             turn.state,
@@ -82,7 +82,7 @@ class FollowupStages:
 
     def clock(self) -> float:
         """The engine's time."""
-        return self._clock()
+        return self._core.clock()
 
     async def compose(self, turn: Turn) -> None:
         """Record finished flows as `flow.completed` events."""

@@ -4,14 +4,23 @@ customer's next message cancels; `engine.start_flow`."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from adapters.base import Inbound
+from bot.followup import Followup
+
 from bot.testing import CHANNELS, chat_on, chat_with_restarts
 from dialogs import App, Choice, Context, Keyword, flow
 from storage import FollowupStore
+from tests.support.baton import running_baton
+from tests.support.channels import ScriptedChannel
+from tests.support.databases import fresh_database
 
 
 @flow(triggers=[Keyword("replacement")])
@@ -115,3 +124,35 @@ async def test_start_flow_runs_a_flow_for_a_customer_once(channel: str, tmp_path
             await engine.start_flow(customer_id, "nope")
         with pytest.raises(LookupError, match="no customer 999"):
             await engine.start_flow(999, "parcel_news", parcel="x")
+
+
+async def test_two_engines_on_postgresql_wake_a_sleeping_flow_once(tmp_path: Path) -> None:
+    async with fresh_database("postgresql", tmp_path) as url:
+        one, two = ScriptedChannel(), ScriptedChannel()
+        async with (
+            running_baton(url, APP, adapters=[one]) as a,
+            running_baton(url, APP, adapters=[two]) as b,
+        ):
+            await a.engine.receive(
+                [Inbound("scripted", uuid.uuid4().hex, "ann", text="I need a replacement")]
+            )
+            await a.settle()
+            for baton in (a, b):
+                later = time.time() + 2 * 86400 + 60
+                baton.engine.core.clock = lambda later=later: later  # type: ignore[misc]
+            # Both processes look for due work at the same moment, several times over.
+            for _ in range(5):
+                await asyncio.gather(
+                    a.engine.feature(Followup).tick(), b.engine.feature(Followup).tick()
+                )
+            for _ in range(50):
+                await asyncio.gather(a.settle(), b.settle())
+                texts = [text for _, text in one.delivered + two.delivered]
+                if "Did the replacement arrive?" in texts:
+                    break
+            found = await a.store.identity("scripted", "ann")
+            assert found is not None
+            timers = await FollowupStore(a.store).timers(found[1])
+    texts = [text for _, text in one.delivered + two.delivered]
+    assert texts.count("Did the replacement arrive?") == 1
+    assert [(t["kind"], t["status"]) for t in timers] == [("wake", "fired")]
