@@ -14,7 +14,6 @@ import pytest
 
 from adapters.base import Inbound
 from bot.followup import Followup
-
 from bot.testing import CHANNELS, chat_on, chat_with_restarts
 from dialogs import App, Choice, Context, Keyword, flow
 from storage import FollowupStore
