@@ -54,7 +54,7 @@ from storage.vocabulary import ConversationStatus
 
 log = logging.getLogger("baton.flows")
 
-__all__ = ["HUMAN_CHOICE", "SLEEPERS_KEY", "Outcome", "Timer", "pending_prompt", "run_turn"]
+__all__ = ["HUMAN_CHOICE", "Outcome", "Timer", "pending_prompt", "run_turn"]
 
 HUMAN_CHOICE = "baton:human"
 """A button value that asks for a person wherever it is pressed, like saying "agent".

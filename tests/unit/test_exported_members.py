@@ -63,11 +63,16 @@ FLOW_API = {
     "ReplayMismatch",
     "Texts",
     "Trigger",
+    "Event",
     "flow",
-    # what the engine calls: the runtime (dialogs.runtime)
+    # what the engine calls: the runtime (dialogs.runtime, dialogs.wakes)
     "Outcome",
+    "Timer",
+    "Wake",
+    "WakeOutcome",
     "pending_prompt",
     "run_turn",
+    "run_wake",
 }
 
 
