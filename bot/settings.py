@@ -75,8 +75,9 @@ class Settings(BaseSettings):
     event_max_delay: float = Field(3600.0, gt=0, le=86400)
     survey_kinds: list[SurveyKind] = Field(default_factory=lambda: list[SurveyKind](["csat"]))
     """Which surveys follow a conversation, asked in this order."""
-    survey_after: Literal["agent", "bot", "both", "none"] = "agent"
-    """After what: an agent resolved it, the bot contained it (a flow finished), both, none."""
+    survey_after: Literal["agent", "bot", "both", "none"] = "none"
+    """After what a survey comes: an agent resolved the conversation, the bot contained it (a
+    flow finished), both; "none" (the default) asks no surveys."""
     survey_delay_minutes: float = Field(0.0, ge=0, le=525600)
     """How long after the resolution the survey is asked (0: right away)."""
     survey_min_interval_days: float = Field(30.0, ge=0, le=3650)

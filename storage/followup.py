@@ -10,7 +10,7 @@ so even two pollers make one); deliveries are claimed for a while like the outbo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,9 +312,15 @@ class FollowupStore:
         return await self._runner.run(write)
 
     async def due_deliveries(
-        self, now: float, *, claim: float = 60.0, limit: int = 100
+        self,
+        now: float,
+        targets: Sequence[str],
+        *,
+        claim: float = 60.0,
+        limit: int = 100,
     ) -> list[Delivery]:
-        """Claim deliveries due now (this process's for `claim` seconds), oldest first."""
+        """Claim deliveries to `targets` due now (this process's for `claim` seconds), oldest
+        first. Deliveries to targets this process does not have are left to those that do."""
 
         def write(conn: Connection) -> list[Delivery]:
             q = (
@@ -332,6 +338,7 @@ class FollowupStore:
                 .where(
                     _deliveries.c.status == "pending",
                     _deliveries.c.next_attempt_at <= now,
+                    _deliveries.c.target.in_(list(targets)),
                     or_(
                         _deliveries.c.claim_until.is_(None),
                         _deliveries.c.claim_until < now,
@@ -446,8 +453,8 @@ class FollowupStore:
 
         return await self._runner.run(read)
 
-    async def pending_work(self) -> bool:
-        """Whether any event is unrouted or any delivery is pending and due."""
+    async def pending_work(self, targets: Sequence[str]) -> bool:
+        """Whether any event is unrouted or any delivery to `targets` is pending and due."""
 
         def read(conn: Connection) -> bool:
             now = time.time()
@@ -457,7 +464,11 @@ class FollowupStore:
             due = conn.execute(
                 select(_deliveries.c.id)
                 .where(
-                    and_(_deliveries.c.status == "pending", _deliveries.c.next_attempt_at <= now)
+                    and_(
+                        _deliveries.c.status == "pending",
+                        _deliveries.c.next_attempt_at <= now,
+                        _deliveries.c.target.in_(list(targets)),
+                    )
                 )
                 .limit(1)
             ).first()

@@ -161,7 +161,8 @@ class Followup:
     async def busy(self) -> bool:
         """Whether events wait to be routed or deliveries are due now."""
         assert self.store is not None
-        return await self.store.pending_work()
+        assert self.dispatcher is not None
+        return await self.store.pending_work(list(self.dispatcher.targets))
 
     async def tick(self) -> None:
         """Do now what is due now (tests, after moving the clock): events and work."""

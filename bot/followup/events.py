@@ -229,7 +229,7 @@ class Dispatcher:
     async def _pass(self) -> int:
         accepts = {name: t.accepts for name, t in self.targets.items()}
         await self.store.route_events(accepts)
-        due = await self.store.due_deliveries(time.time())
+        due = await self.store.due_deliveries(time.time(), list(self.targets))
         groups: dict[tuple[int, str], list[Delivery]] = {}
         for delivery in due:
             groups.setdefault((delivery.customer_id, delivery.target), []).append(delivery)

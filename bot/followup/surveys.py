@@ -45,9 +45,9 @@ class SurveyConfig:
     """Which surveys, when and after what."""
 
     kinds: tuple[str, ...] = ("csat",)
-    after: str = "agent"
+    after: str = "none"
     """"agent" (an agent resolved it), "bot" (a flow finished without a person), "both" or
-    "none"."""
+    "none" (no surveys)."""
     delay: float = 0.0
     """Seconds after the resolution."""
     min_interval: float = 30 * 86400.0

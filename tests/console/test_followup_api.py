@@ -11,7 +11,10 @@ from tests.support.webchat import WebChat
 
 
 async def test_an_agent_sees_the_customers_survey_and_scheduled_work(database_url: str) -> None:
-    async with running_baton(database_url, app) as baton, Browser(baton) as browser:
+    async with (
+        running_baton(database_url, app, survey_after="agent") as baton,
+        Browser(baton) as browser,
+    ):
         await add_agent(baton, "grace@example.com", "Grace", role="admin")
         await add_agent(baton, "bob@example.com", "Bob")
         chat = WebChat(baton.engine, baton.web, "c1")

@@ -61,7 +61,7 @@ async def _read_until(chat: ChatScript, text: str) -> None:
 async def test_a_resolution_is_followed_by_csat_and_a_comment(
     channel: str, tmp_path: Path
 ) -> None:
-    async with chat_on(channel, APP, database_url=_db(tmp_path)) as chat:
+    async with chat_on(channel, APP, database_url=_db(tmp_path), survey_after="agent") as chat:
         conversation_id, agent_id = await _resolved_by_grace(chat)
         await _read_until(chat, TEXTS.resolved)
         await chat.expect(CSAT, choices=FIVE)
@@ -84,7 +84,7 @@ async def test_a_resolution_is_followed_by_csat_and_a_comment(
 async def test_a_low_score_reopens_the_conversation_for_a_person(
     channel: str, tmp_path: Path
 ) -> None:
-    async with chat_on(channel, APP, database_url=_db(tmp_path)) as chat:
+    async with chat_on(channel, APP, database_url=_db(tmp_path), survey_after="agent") as chat:
         await _resolved_by_grace(chat)
         await _read_until(chat, TEXTS.resolved)
         await chat.expect(CSAT, choices=FIVE)
@@ -106,7 +106,7 @@ async def test_a_low_score_reopens_the_conversation_for_a_person(
 async def test_a_customer_is_not_surveyed_twice_within_the_interval(
     channel: str, tmp_path: Path
 ) -> None:
-    async with chat_on(channel, APP, database_url=_db(tmp_path)) as chat:
+    async with chat_on(channel, APP, database_url=_db(tmp_path), survey_after="agent") as chat:
         await _resolved_by_grace(chat)
         await _read_until(chat, TEXTS.resolved)
         await chat.expect(CSAT, choices=FIVE)
@@ -164,9 +164,24 @@ async def own_survey(ctx: Context) -> None:
 @pytest.mark.parametrize("channel", ["slack"])
 async def test_an_app_replaces_the_survey_with_its_own_flow(channel: str, tmp_path: Path) -> None:
     app = App(flows=[hello, own_survey])
-    async with chat_on(channel, app, database_url=_db(tmp_path)) as chat:
+    async with chat_on(channel, app, database_url=_db(tmp_path), survey_after="agent") as chat:
         await _resolved_by_grace(chat)
         await _read_until(chat, TEXTS.resolved)
         await chat.expect("Stars for us, 1 to 3?", choices=("1", "2", "3"))
         await chat.choose("3")
         await chat.expect("Noted, thanks.")
+
+
+@pytest.mark.parametrize("channel", ["telegram"])
+async def test_a_survey_can_come_a_while_after_the_resolution(
+    channel: str, tmp_path: Path
+) -> None:
+    async with chat_on(
+        channel, APP, database_url=_db(tmp_path), survey_after="agent", survey_delay_minutes=120
+    ) as chat:
+        await _resolved_by_grace(chat)
+        await _read_until(chat, TEXTS.resolved)
+        await chat.baton.advance(3600)
+        await chat.expect_no_reply()  # an hour later: not yet
+        await chat.baton.advance(3600 + 60)
+        await chat.expect(CSAT, choices=FIVE)
