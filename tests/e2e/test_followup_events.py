@@ -174,3 +174,31 @@ async def test_a_flow_with_an_event_trigger_starts_when_its_event_happens(
         assert heard[-2:] == [TEXTS.resolved, "Glad we could help! (conversation.resolved)"]
         await chat.send("hello")
         await chat.expect("Hello!")
+
+
+async def test_a_reply_that_cannot_be_delivered_is_a_message_failed_event(
+    tmp_path: Path,
+) -> None:
+    failed: list[EventRecord] = []
+    told = asyncio.Event()
+    listeners = Listeners()
+
+    @listeners.on("message.failed")
+    async def alert(event: EventRecord) -> None:
+        failed.append(event)
+        told.set()
+
+    async with chat_on(
+        "telegram",
+        APP,
+        database_url=_db(tmp_path),
+        features=[listeners],
+        outbox_max_attempts=1,
+    ) as chat:
+        chat.emulator.fail_next(1, status=500, method="sendMessage")
+        await chat.send("hello")
+        async with asyncio.timeout(10):
+            await told.wait()
+        [event] = failed
+        assert event.data["channel"] == "telegram"
+        assert event.customer_id == (await chat.conversation()).customer_id
