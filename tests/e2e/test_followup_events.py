@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
+from adapters.base import Inbound
 from bot.followup import SIGNATURE_HEADER, EventRecord, Listeners, verify
 from bot.testing import ChatScript, chat_on, chat_with_restarts
 from dialogs import App, Context, Event, Keyword, Texts, flow
 from storage import FollowupStore
 from tests.console.support import add_agent, handoffs_of
+from tests.support.baton import running_baton
+from tests.support.channels import ScriptedChannel
+from tests.support.databases import fresh_database
 
 TEXTS = Texts()
 SECRET = "webhook-secret-for-tests"
@@ -202,3 +207,33 @@ async def test_a_reply_that_cannot_be_delivered_is_a_message_failed_event(
         [event] = failed
         assert event.data["channel"] == "telegram"
         assert event.customer_id == (await chat.conversation()).customer_id
+
+
+async def test_two_engines_on_postgresql_deliver_each_event_once(tmp_path: Path) -> None:
+    seen: list[int] = []
+    listeners = Listeners()
+
+    @listeners.on("order.*", name="count")
+    async def count(event: EventRecord) -> None:
+        seen.append(event.id)
+
+    @flow(triggers=[Keyword("order")])
+    async def order(ctx: Context) -> None:
+        await ctx.emit("order.placed", {"n": ctx.trigger.text})
+        await ctx.say("Ordered.")
+
+    app = App(flows=[order])
+    async with fresh_database("postgresql", tmp_path) as url:
+        one, two = ScriptedChannel(), ScriptedChannel()
+        async with (
+            running_baton(url, app, adapters=[one], features=[listeners]) as a,
+            running_baton(url, app, adapters=[two], features=[listeners]) as b,
+        ):
+            for n in range(10):
+                engine = (a, b)[n % 2].engine
+                message = Inbound("scripted", uuid.uuid4().hex, f"c{n % 3}", text=f"order {n}")
+                await engine.receive([message])
+            for _ in range(5):  # both look at once, several times over
+                await asyncio.gather(a.settle(), b.settle())
+    assert len(seen) == 10
+    assert len(set(seen)) == 10
