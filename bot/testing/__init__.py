@@ -18,7 +18,9 @@ Example:
 In a test suite the `chat` fixture comes with Baton (the pytest plugin `bot.testing.plugin`,
 `baton_app = "module:app"` in the pytest configuration); `chat_fixture(app)` in `conftest.py`
 makes one with other options. `running_baton` runs a Baton without any emulator, for tests
-that drive the engine or the web channel directly.
+that drive the engine or the web channel directly. `chat_with_restarts` stops and starts
+Baton mid-script on the same database while the emulator goes on (a deploy), and
+`Running.advance(timedelta(days=2))` moves Baton's clock so timers fall due without waiting.
 
 Modules: `server.py` (a running Baton), `chats.py` (`chat_on`, `chats_on`; the channels come
 from the channel registry), `script.py` (`ChatScript`), `reply.py` (what the customer sees),
