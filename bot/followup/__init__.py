@@ -148,6 +148,10 @@ class Followup:
         for url in config.webhook_urls:
             dispatcher.add_webhook(url, config.webhook_events)
         dispatcher.add_flows(engine)
+        if self._stages is not None:
+            self._stages.record_completed = any(
+                t.accepts("flow.completed") for t in dispatcher.targets.values()
+            )
         self.scheduler.start(engine)
         dispatcher.start(self.scheduler.nudge)
 

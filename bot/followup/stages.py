@@ -4,7 +4,7 @@
 - `replay`: it runs instead as `dialogs.run_wake` (a sleeping run woken, a flow started, an
   event for the flows); while a person holds the conversation it is scheduled again later;
 - `compose`: a flow that finished becomes a `flow.completed` event (what "bot-contained"
-  surveys follow), recorded with the turn.
+  surveys follow), recorded with the turn while a listener, webhook or flow wants it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ class FollowupStages:
         self._core = core  # its `clock` is read at each turn: tests move it
         self.committing: set[int] = set()
         """Customers whose turn in flight records events (the dispatcher looks after it)."""
+        self.record_completed = True
+        """Whether `flow.completed` is recorded: only while some target wants it (one per
+        finished flow would otherwise fill the events table for nobody)."""
 
     async def control(self, turn: Turn) -> None:
         """A wake-up is no message for the flows."""
@@ -90,7 +93,7 @@ class FollowupStages:
         if outcome is None:
             return
         for run_id, status in outcome.ended_runs:
-            if status != "done":
+            if status != "done" or not self.record_completed:
                 continue
             name = dict(outcome.new_runs).get(run_id)
             if name is None and run_id == turn.state.active_run_id:
