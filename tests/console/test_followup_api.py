@@ -3,8 +3,12 @@ scheduled work with its status, with the conversation's authorisation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.demo import app
-from bot.followup import texts
+from bot.followup import EventRecord, Listeners, texts
+from dialogs import App, Context, Keyword, flow
+from storage import FollowupStore
 from tests.console.support import TEXTS, Browser, add_agent, customer_ids
 from tests.support.baton import running_baton
 from tests.support.webchat import WebChat
@@ -51,3 +55,59 @@ async def test_an_agent_sees_the_customers_survey_and_scheduled_work(database_ur
         assert seen_by_bob[0] == follow_up_by_bob[0] == 404
         missing = await browser.get("/api/conversations/999999/follow-up")
         assert missing[0] == 404
+
+
+@flow(triggers=[Keyword("remind me")])
+async def reminder(ctx: Context) -> None:
+    await ctx.say("I'll remind you tomorrow.")
+    await ctx.sleep(timedelta(days=1))
+    await ctx.say("Here is your reminder.")
+
+
+@flow(triggers=[Keyword("hello")])
+async def hello(ctx: Context) -> None:
+    await ctx.say("Hello!")
+
+
+async def test_linking_two_customers_is_an_event_and_their_timers_follow(
+    database_url: str,
+) -> None:
+    linked: list[EventRecord] = []
+    listeners = Listeners()
+
+    @listeners.on("customer.linked")
+    async def on_link(event: EventRecord) -> None:
+        linked.append(event)
+
+    bot = App(flows=[reminder, hello])
+    async with (
+        running_baton(database_url, bot, features=[listeners]) as baton,
+        Browser(baton) as browser,
+    ):
+        await add_agent(baton, "grace@example.com", "Grace", role="admin")
+        first, second = (
+            WebChat(baton.engine, baton.web, "c-one"),
+            WebChat(baton.engine, baton.web, "c-two"),
+        )
+        await second.send("remind me")
+        await second.expect("I'll remind you tomorrow.")
+        await first.send("hello")
+        await first.expect("Hello!")
+        one = await baton.store.identity("web", "c-one")
+        two = await baton.store.identity("web", "c-two")
+        assert one is not None
+        assert two is not None
+        await browser.login("grace@example.com")
+        status, body = await browser.post(
+            "/api/identities/link", {"identity_a": one[0], "identity_b": two[0]}
+        )
+        assert status == 200
+        keep = body["customer_id"]
+        await baton.settle()
+        assert [(e.name, e.customer_id) for e in linked] == [("customer.linked", keep)]
+        store = FollowupStore(baton.store)
+        assert [(t["kind"], t["status"]) for t in await store.timers(keep)] == [
+            ("wake", "pending")
+        ]
+        await baton.advance(timedelta(days=1))
+        assert [(t["kind"], t["status"]) for t in await store.timers(keep)] == [("wake", "fired")]
