@@ -1,7 +1,7 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
 test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
-understanding and the media intake) followed by those the caller adds (the console, an app's
-own). An `Understanding` the caller passes replaces the default one."""
+understanding, the media intake and follow-up) followed by those the caller adds (the console,
+an app's own). An `Understanding` the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from adapters.base import Adapter
 from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
+from bot.followup import Followup, FollowupConfig
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.media import MediaConfig, MediaIntake
@@ -30,6 +31,7 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
         MediaIntake(MediaConfig.from_settings(settings)),
+        Followup(FollowupConfig.from_settings(settings)),
     ]
 
 

@@ -13,6 +13,9 @@ Where things live:
   `storage.queue` (the queue ticker) and `storage.console_reads` (what the console shows);
 - `storage.access`: who may act on a conversation, in Python and in SQL;
 - `storage.outbound`: the one writer of outbound messages and the reachability rule;
+- `storage.followup`: `FollowupStore`, scheduled work fed into customers' lines, durable
+  events and their deliveries, survey answers (`storage.followup_writes`: the same inside a
+  caller's transaction);
 - `storage.identities` (linking codes and proofs), `storage.merges`, `storage.proofs`;
 - `storage.media` (the `media_files` rows) and `storage.files` (where the bytes are kept);
 - `storage.vocabulary`: statuses, outcomes, roles, authors; `storage.records`: the values
@@ -33,6 +36,8 @@ from storage.errors import (
     StoreLocked,
 )
 from storage.files import FileStore, LocalFolder
+from storage.followup import Delivery, FollowupStore, RunRecord
+from storage.followup_writes import WAKE_CONTROL
 from storage.handoffs import GuardedTurn, HandoffOpening
 from storage.media import MediaFiles, MediaRow
 from storage.outbound import reachable
@@ -46,12 +51,14 @@ from storage.records import (
     NewInbound,
     OutboxRow,
     ReplyWrite,
+    ScheduleWrite,
     TurnWrite,
 )
 from storage.store import Store, open_store
 from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, HandoffStatus, Role
 
 __all__ = [
+    "WAKE_CONTROL",
     "Accepted",
     "Access",
     "AgentRow",
@@ -63,7 +70,9 @@ __all__ = [
     "ConsoleStore",
     "ConversationStatus",
     "CustomerState",
+    "Delivery",
     "FileStore",
+    "FollowupStore",
     "GuardedTurn",
     "HandoffOpening",
     "HandoffOutcome",
@@ -77,6 +86,8 @@ __all__ = [
     "OutboxRow",
     "ReplyWrite",
     "Role",
+    "RunRecord",
+    "ScheduleWrite",
     "SchemaBehind",
     "SessionRow",
     "Store",

@@ -306,6 +306,25 @@ def document() -> dict[str, Any]:
                 "responses": {**_ok("Added", _obj(id=_INT), "201"), **_errors(400, *_COMMON)},
             }
         },
+        "/api/conversations/{id}/follow-up": {
+            "get": {
+                "summary": "The customer's surveys (newest first) and scheduled work: timers of "
+                "sleeping flows, flows started for them, events for the flows, with their status",
+                "tags": ["conversations"],
+                "parameters": [_ID],
+                "responses": {
+                    **_ok(
+                        "Follow-up",
+                        _obj(
+                            now=_NUM,
+                            surveys={"type": "array", "items": {"type": "object"}},
+                            scheduled={"type": "array", "items": {"type": "object"}},
+                        ),
+                    ),
+                    **_errors(401, 404),
+                },
+            }
+        },
         "/api/conversations/{id}/claim": _action("Take a waiting conversation"),
         "/api/conversations/{id}/assign": _action(
             "Reserve the conversation for another agent", _obj(["agent_id"], agent_id=_INT)
