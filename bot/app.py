@@ -101,6 +101,9 @@ async def create_app(
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _health)
     console = mount_console(app, settings, dialogs_app)
+    from bot.privacy.web import routes as privacy_routes
+
+    app.router.add_routes(privacy_routes())  # the customer's one-time export link
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, engine=True)

@@ -1,6 +1,6 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
-test kit: storage, the bot, the channels, and the features every Baton has (linking and
-handoff) followed by those the caller adds (the console, an app's own)."""
+test kit: storage, the bot, the channels, and the features every Baton has (linking,
+handoff and privacy) followed by those the caller adds (the console, an app's own)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
+from bot.privacy import Privacy
 from bot.settings import Settings
 from dialogs import App
 from storage import Store
@@ -20,9 +21,13 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched: that is the work of the process serving the
-    platform channels."""
-    return [Linking(), Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms)]
+    (`baton shell`) the queue is not watched and retention does not run: that is the work of
+    the process serving the platform channels."""
+    return [
+        Linking(),
+        Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
+        Privacy.from_settings(settings, scheduled=platforms),
+    ]
 
 
 def build_engine(

@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     question_expiry_hours: float = Field(24.0, ge=0, le=8760)
     """An open question expires this long after the bot asked it: the customer's next message
     starts fresh (`App(question_expiry_hours=...)` overrides it); 0 never expires."""
+    # Privacy (docs/guides/privacy.md): export links and retention, in days (0 keeps forever).
+    privacy_export_minutes: float = Field(30.0, gt=0, le=10080)
+    """How long a customer's one-time export link works."""
+    retention_inbox_days: float = Field(30.0, ge=0, le=36500)
+    """Raw inbound payloads, once handled."""
+    retention_outbox_days: float = Field(30.0, ge=0, le=36500)
+    """Replies sent or given up on (the message itself is kept as a message)."""
+    retention_messages_days: float = Field(730.0, ge=0, le=36500)
+    """Messages on every channel."""
+    retention_journals_days: float = Field(90.0, ge=0, le=36500)
+    """Finished flow runs and their journals."""
+    retention_sessions_days: float = Field(30.0, ge=0, le=36500)
+    """Console sessions and export links, counted from when they expired."""
+    retention_every_hours: float = Field(24.0, ge=0, le=8760)
+    """How often the retention job runs (once across all processes); 0: never by itself
+    (`baton retention` still runs it)."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -449,3 +449,7 @@ class ConsentRecord(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(SafeText, nullable=False))
     """What the customer was shown (question and reason), or the withdrawal message."""
     created_at: float
+
+
+# Privacy (revision "privacy"): imported last so the metadata holds its tables.
+import storage.privacy_tables  # noqa: E402, F401

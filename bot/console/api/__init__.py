@@ -9,8 +9,9 @@ deep, too large, not UTF-8, another content type) is `bad_json` (400), `too_larg
 
 One module per resource, each with its `routes()`: `session` (logging in and out, sessions),
 `conversations` (the queue, a conversation, the handoff actions), `messages` (history, replies,
-notes), `agents`, `canned` (canned replies), `tokens` (API tokens), `reports` and `identities`
-(linking channels); `_request` holds what the handlers share and `_shapes` the shared JSON.
+notes), `agents`, `canned` (canned replies), `tokens` (API tokens), `reports`, `identities`
+(linking channels) and `customers` (search, export, erasure, consents, the audit trail);
+`_request` holds what the handlers share and `_shapes` the shared JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.console.api import (
     agents,
     canned,
     conversations,
+    customers,
     identities,
     messages,
     reports,
@@ -49,4 +51,5 @@ def routes() -> list[web.RouteDef]:
         *tokens.routes(),
         *reports.routes(),
         *identities.routes(),
+        *customers.routes(),
     ]
