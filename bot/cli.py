@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.privacy.logs import install as scrub_logs
+
+    scrub_logs(settings.log_level)  # no phone numbers or emails at INFO and above
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     from adapters.errors import AdapterError
