@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, MutableMappi
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
+from dialogs.consent import consent_prompt, consent_recorded, with_why
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.prompts import Choice, Media, Prompt, match_choice
 
@@ -123,6 +124,7 @@ class Context:
         validate: None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> str: ...
 
     @overload
@@ -134,6 +136,7 @@ class Context:
         validate: Callable[[str], T],
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> T: ...
 
     async def ask(
@@ -144,6 +147,7 @@ class Context:
         validate: Callable[[str], T] | None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> Any:
         """Ask a question and return the answer.
 
@@ -165,11 +169,39 @@ class Context:
                 channel) the question is skipped; a new answer is remembered.
             key: a stable name for the question, so rewording the prompt in a new deploy does
                 not restart flows in progress (defaults to `remember`, then the prompt text).
+            why: why the data is asked, shown under the question ("so our courier can
+                reach you").
         """
         _check_awaited("ask", prompt, *(choices or ()))
-        return await self._replay.ask(
-            _as_prompt(prompt, choices), validate=validate, remember=remember, key=key
+        asked = _as_prompt(prompt, choices)
+        if why is not None:
+            key = key or remember or asked.text  # the same key with or without a reason
+            asked = with_why(asked, why)
+        return await self._replay.ask(asked, validate=validate, remember=remember, key=key)
+
+    async def consent(self, purpose: str, *, why: str, question: str | None = None) -> bool:
+        """Ask for consent to a purpose, saying why; True when the customer agrees.
+
+        The answer is recorded (purpose, time, channel and the exact text shown) by the
+        privacy feature; "stop <purpose>" withdraws it later. Messages for the purpose
+        check the consent in force (`storage.consents.allows`).
+
+        Example:
+            >>> if await ctx.consent("marketing", why="to tell you about sales first"):
+            ...     await ctx.say("You're on the list.")
+
+        Args:
+            purpose: what the consent is for ("marketing", "surveys", your own name).
+            why: the reason, shown with the question.
+            question: the question; default "May we send you <purpose> messages?".
+        """
+        prompt = consent_prompt(purpose, why=why, question=question)
+        answer = await self._replay.ask(
+            prompt, validate=None, remember=None, key=f"consent:{purpose}"
         )
+        granted = answer == "yes"
+        await self._replay.say(consent_recorded(purpose, granted, prompt.text))
+        return bool(granted)
 
     async def say(self, message: str | Prompt) -> None:
         """Send a message.

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 
 from adapters.base import Adapter, Address
 from adapters.errors import RateLimited, SendError, Unreachable
-from bot.privacy.logs import scrub
 from bot.engine.signals import Activity, IdentityFlagged, Signals
+from bot.privacy.logs import scrub
 from dialogs.prompts import Prompt
 from storage import OutboxRow, Store
 
@@ -130,7 +130,10 @@ class Outbox:
                 delay, error = retry
                 if attempts >= self.max_attempts:
                     log.error(
-                        "outbox %s: giving up after %d attempts: %s", row.id, attempts, scrub(error)
+                        "outbox %s: giving up after %d attempts: %s",
+                        row.id,
+                        attempts,
+                        scrub(error),
                     )
                     await self._store.outbox_failed(row, attempts=attempts, error=error)
                     return

@@ -11,7 +11,9 @@ consent) answered before the flows, and redelivered webhooks of erased messages 
   the channel's verified webhook (Telegram's secret token, Twilio's signature, Slack's
   signing secret) is the identity check. The link opens a page with a button; only that
   button's POST uses the token up, so a link preview cannot.
-- "stop marketing" / "geen reclame meer" records a withdrawal of that purpose's consent.
+- "stop marketing" / "geen reclame meer" records a withdrawal of that purpose's consent;
+  an answer to `ctx.consent` is recorded in the turn it is given (purpose, channel and the
+  exact question shown, with its reason).
 - A message whose platform id an erasure tombstoned is a redelivery of an erased message: the
   new customer it made keeps nothing of it (payload and name cleared, no message recorded,
   no flow run). Checked on a customer's first turn in this process and while they have no
@@ -33,6 +35,7 @@ from bot.engine.signals import ConversationChanged, TurnCommitted
 from bot.privacy import texts
 from bot.privacy.retention import RetentionJob, periods
 from bot.settings import Settings
+from dialogs.consent import CONSENT
 from dialogs.prompts import Choice, Prompt, match_choice
 from storage.consents import Consents
 from storage.erasure import Erased
@@ -92,6 +95,7 @@ class Privacy:
         self._signals = builder.signals
         builder.stage(Slot.CONTROL, self.redelivered)
         builder.stage(Slot.INTERCEPT, self.intercept)
+        builder.stage(Slot.COMPOSE, self.record_consents)
         builder.on(TurnCommitted, self._committed)
 
     @classmethod
@@ -237,6 +241,24 @@ class Privacy:
                 detail={"purpose": purpose, "granted": False},
             )
             self._answer(turn, Prompt(texts.WITHDRAWN.format(purpose=purpose)))
+
+    async def record_consents(self, turn: Turn) -> None:
+        """Record the consent answers the flows gave this turn (`ctx.consent`)."""
+        if turn.outcome is None:
+            return
+        for prompt in turn.replies:
+            given = prompt.meta.get(CONSENT)
+            if not isinstance(given, dict):
+                continue
+            assert self._consents is not None
+            await self._consents.record(
+                turn.customer_id,
+                str(given["purpose"]),
+                granted=bool(given["granted"]),
+                source="customer",
+                text=str(given["text"]),
+                channel=turn.inbound.channel,
+            )
 
     def _answer(self, turn: Turn, prompt: Prompt) -> None:
         turn.flows = False

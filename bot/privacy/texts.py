@@ -4,12 +4,13 @@ Kept in one place so a message catalog can take them over."""
 
 from __future__ import annotations
 
+from dialogs import consent
+
 __all__ = [
-    "CONSENT_NO",
-    "CONSENT_NO_LABEL",
+    "CONSENT_CHOICES",
+    "CONSENT_GRANTED",
     "CONSENT_QUESTION",
-    "CONSENT_YES",
-    "CONSENT_YES_LABEL",
+    "CONSENT_REFUSED",
     "ERASE_CANCELLED",
     "ERASE_CHOICE",
     "ERASE_CONFIRM",
@@ -64,10 +65,10 @@ EXPORT_NO_URL = "We can't make a download link here. Please ask our team for a c
 
 WITHDRAWN = "Done: no more {purpose} messages. You can change your mind any time."
 
-WHY = "{question}\n(Why we ask: {why})"
-"""A question with the reason it is asked (`ctx.ask(..., why=...)`)."""
-CONSENT_QUESTION = "{question}\n(Why we ask: {why})"
-CONSENT_YES = "yes"
-CONSENT_NO = "no"
-CONSENT_YES_LABEL = "Yes, that's fine"
-CONSENT_NO_LABEL = "No, thanks"
+# The flow side's texts (`ctx.consent`, `ctx.ask(why=...)`) live in `dialogs.consent`, which
+# flows import; listed here so every customer text of privacy is found in this one module.
+CONSENT_CHOICES = consent.CONSENT_CHOICES
+CONSENT_GRANTED = consent.GRANTED
+CONSENT_QUESTION = consent.QUESTION
+CONSENT_REFUSED = consent.REFUSED
+WHY = consent.WHY
