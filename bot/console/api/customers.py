@@ -9,6 +9,7 @@ erasure is written to the audit trail with the agent and the client's address.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -317,3 +318,41 @@ def openapi_paths(ok: Any, errors: Any, body: Any, obj: Any, id_param: Any) -> d
             }
         },
     }
+
+
+_READ_EVERY = 600.0
+_reads: dict[tuple[int, int], float] = {}
+
+
+async def audit_read(
+    request: web.Request, console: Console, who: Principal, conversation_id: int, customer_id: int
+) -> None:
+    """Record that the agent read a conversation: once per agent and conversation every ten
+    minutes (the console reloads a conversation on every live update)."""
+    now = time.monotonic()
+    key = (who.agent.id, conversation_id)
+    if now - _reads.get(key, -_READ_EVERY) < _READ_EVERY:
+        return
+    _reads[key] = now
+    if len(_reads) > 10_000:
+        for old in [k for k, at in _reads.items() if now - at >= _READ_EVERY]:
+            del _reads[old]
+    await _privacy(console).db.audit(
+        "read",
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        **_facts(request, console, who),
+    )
+
+
+async def audit_link(
+    request: web.Request, console: Console, who: Principal, action: str, detail: dict[str, Any]
+) -> None:
+    """Record a link or an unlink an admin made."""
+    customer_id = detail.get("customer_id")
+    await _privacy(console).db.audit(
+        action,
+        customer_id=customer_id if isinstance(customer_id, int) else None,
+        **_facts(request, console, who),
+        detail=detail,
+    )
