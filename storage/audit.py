@@ -103,10 +103,15 @@ def entries(
     customer_id: int | None = None,
     action: str | None = None,
     before: int | None = None,
+    after: int | None = None,
     limit: int = 100,
 ) -> list[AuditRow]:
-    """Entries, newest first (of one customer, one action, older than id `before`)."""
-    query = select(_audit).order_by(_audit.c.id.desc()).limit(limit)
+    """Entries, newest first (of one customer, one action, older than id `before`); with
+    `after`, the entries newer than that id, oldest first."""
+    if after is not None:
+        query = select(_audit).where(_audit.c.id > after).order_by(_audit.c.id).limit(limit)
+    else:
+        query = select(_audit).order_by(_audit.c.id.desc()).limit(limit)
     if customer_id is not None:
         query = query.where(_audit.c.customer_id == customer_id)
     if action is not None:

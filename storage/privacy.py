@@ -107,21 +107,44 @@ class PrivacyStore:
 
         return await self._run(read)
 
-    async def drop_redelivery(self, inbox_id: int, identity_id: int) -> None:
-        """A redelivered message of an erased customer: handled, its payload and the
-        identity's name cleared (the new customer keeps nothing of it)."""
+    async def erased_marks(
+        self, channel: str, message_id: str, identity_id: int
+    ) -> tuple[bool, bool]:
+        """(whether this message was erased before: a redelivery; whether this identity row
+        was erased: a process's cache was stale)."""
+
+        def read(conn: Connection) -> tuple[bool, bool]:
+            key = erasure.tombstone_key(conn)
+            digest = erasure.tombstone_hash(key, "message", channel, message_id)
+            external = conn.execute(
+                select(_identities.c.external_id).where(_identities.c.id == identity_id)
+            ).scalar()
+            return bool(erasure.tombstoned(conn, [digest])), str(external or "").startswith(
+                "erased:"
+            )
+
+        return await self._run(read)
+
+    async def drop_redelivery(self, inbox_id: int, identity_id: int | None) -> None:
+        """A message that must leave nothing: handled, its payload and platform id cleared,
+        and the name of the identity it made (when given) removed."""
 
         def write(conn: Connection) -> None:
             conn.execute(
                 update(_inbox)
                 .where(_inbox.c.id == inbox_id)
-                .values(payload={}, processed_at=time.time())
+                .values(
+                    payload={},
+                    platform_message_id=f"erased:{inbox_id}",
+                    processed_at=time.time(),
+                )
             )
-            conn.execute(
-                update(_identities)
-                .where(_identities.c.id == identity_id)
-                .values(display_name=None)
-            )
+            if identity_id is not None:
+                conn.execute(
+                    update(_identities)
+                    .where(_identities.c.id == identity_id)
+                    .values(display_name=None)
+                )
 
         await self._run(write)
 
@@ -215,12 +238,18 @@ class PrivacyStore:
         customer_id: int | None = None,
         action: str | None = None,
         before: int | None = None,
+        after: int | None = None,
         limit: int = 100,
     ) -> list[AuditRow]:
-        """Entries, newest first."""
+        """Entries, newest first (`after` an id: oldest first, every newer one up to limit)."""
         return await self._run(
             lambda conn: audit.entries(
-                conn, customer_id=customer_id, action=action, before=before, limit=limit
+                conn,
+                customer_id=customer_id,
+                action=action,
+                before=before,
+                after=after,
+                limit=limit,
             )
         )
 

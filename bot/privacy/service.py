@@ -14,6 +14,10 @@ consent) answered before the flows, and redelivered webhooks of erased messages 
 - "stop marketing" / "geen reclame meer" records a withdrawal of that purpose's consent;
   an answer to `ctx.consent` is recorded in the turn it is given (purpose, channel and the
   exact question shown, with its reason).
+- An erasure made by another process (`baton customer erase`, another server's console) is
+  read from the audit trail every `ERASURE_POLL_SECONDS`, and this process forgets what it
+  caches of that customer (their identities, state), so their next message makes a new
+  customer.
 - A message whose platform id an erasure tombstoned is a redelivery of an erased message: the
   new customer it made keeps nothing of it (payload and name cleared, no message recorded,
   no flow run). Checked on a customer's first turn in this process and while they have no
@@ -23,6 +27,8 @@ consent) answered before the flows, and redelivered webhooks of erased messages 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -52,6 +58,7 @@ log = logging.getLogger("baton.privacy")
 __all__ = ["Privacy"]
 
 CONFIRM_SECONDS = 600.0
+ERASURE_POLL_SECONDS = 2.0
 _CHECKED = 20_000
 _ERASE_CHOICES = (
     Choice(texts.ERASE_CHOICE, texts.ERASE_YES_LABEL),
@@ -84,6 +91,8 @@ class Privacy:
         self._asked: dict[int, float] = {}
         """Customers asked to confirm an erasure, and until when the question stands."""
         self._erased: set[int] = set()
+        self._seen_audit = 0
+        self._watch: asyncio.Task[None] | None = None
         self._checked: OrderedDict[int, None] = OrderedDict()
         """Customers whose first turn here was checked for redelivered erased messages."""
 
@@ -114,15 +123,43 @@ class Privacy:
         self._engine = engine
         self._retention = RetentionJob(self.db, self.retention_days, self.retention_every_hours)
         self._retention.start()
+        newest = await self.db.audit_entries(limit=1)
+        self._seen_audit = newest[0].id if newest else 0
+        self._watch = asyncio.create_task(self._watch_erasures(), name="baton-erasures")
         since = time.time() - CONFIRM_SECONDS
         for entry in await self.db.audit_entries(action="erase_asked", limit=1000):
             if entry.created_at >= since and entry.customer_id is not None:
                 self._asked.setdefault(entry.customer_id, entry.created_at + CONFIRM_SECONDS)
 
     async def stop(self) -> None:
-        """Stop the retention timer."""
+        """Stop the retention timer and the watch for erasures made elsewhere."""
         if self._retention is not None:
             await self._retention.stop()
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+    async def catch_up(self) -> None:
+        """Forget what this process caches of customers erased by another process (the
+        console of another server, `baton customer erase`); runs every
+        `ERASURE_POLL_SECONDS` by itself."""
+        for entry in await self.db.audit_entries(action="erase", after=self._seen_audit):
+            self._seen_audit = max(self._seen_audit, entry.id)
+            ids = (entry.detail or {}).get("customers") or [entry.customer_id]
+            erased = tuple(int(i) for i in ids if isinstance(i, int))
+            if erased and not set(erased) <= self._erased:
+                self.db.store.forget_identities(erased)
+                self._forget(erased)
+
+    async def _watch_erasures(self) -> None:
+        while True:
+            await asyncio.sleep(ERASURE_POLL_SECONDS)
+            try:
+                await self.catch_up()
+            except Exception:
+                log.exception("reading erasures made elsewhere failed; trying again")
 
     @property
     def db(self) -> PrivacyStore:
@@ -185,12 +222,28 @@ class Privacy:
         if len(self._checked) > _CHECKED:
             self._checked.popitem(last=False)
         inbound = turn.inbound
-        if not await self.db.tombstoned("message", inbound.channel, inbound.message_id):
-            return
-        await self.db.drop_redelivery(turn.row.inbox_id, turn.row.identity_id)
-        log.info(
-            "inbox %s: a redelivered message of an erased customer, dropped", turn.row.inbox_id
+        row = turn.row
+        redelivered, stale = await self.db.erased_marks(
+            inbound.channel, inbound.message_id, row.identity_id
         )
+        if redelivered:
+            await self.db.drop_redelivery(row.inbox_id, row.identity_id)
+            log.info(
+                "inbox %s: a redelivered message of an erased customer, dropped", row.inbox_id
+            )
+        elif stale:
+            # The identity was erased by another process (`baton customer erase`) while this
+            # one still had it cached: the message goes to a new customer, not the erased one.
+            await self.db.drop_redelivery(row.inbox_id, None)
+            self.db.store.forget_identities([cid])
+            self._forget((cid,))
+            log.info(
+                "inbox %s: sent by an identity erased meanwhile; taken in again", row.inbox_id
+            )
+            if self._engine is not None:
+                await self._engine.receive([inbound])
+        else:
+            return
         turn.flows = False
         turn.outbox = []
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.demo import app as demo_app
+from bot.privacy import Privacy
 from bot.testing import chat_on
 from storage import open_store
 from tests.e2e.test_privacy import sqlite_files
@@ -87,3 +88,33 @@ async def test_export_retention_and_erase_from_the_command_line(
     code, _, err = await baton(sqlite_url, "customer", "export", "999")
     assert code == 1
     assert "no customer 999" in err
+
+
+async def test_an_erasure_from_the_command_line_while_baton_serves(sqlite_url: str) -> None:
+    async with chat_on("telegram", demo_app, database_url=sqlite_url) as chat:
+        await chat.send(f"{PLANTED} before")
+        await chat.next_reply()
+        await chat.baton.engine.idle()
+        found = await chat.baton.store.identity("telegram", chat.identity)
+        assert found is not None
+        erased = found[1]
+        code, _, _ = await baton(sqlite_url, "customer", "erase", str(erased), "--yes")
+        assert code == 0
+        await chat.baton.engine.feature(Privacy).catch_up()  # what its timer does
+        # The serving process still had the identity cached: the next message goes to a new
+        # customer all the same, and nothing of it lands on the erased one.
+        await chat.send(f"{PLANTED} after")
+        await chat.next_reply()
+        await chat.baton.engine.idle()
+        found = await chat.baton.store.identity("telegram", chat.identity)
+        assert found is not None
+        assert found[1] != erased
+        texts = await chat.baton.store._runner.run(
+            lambda conn: [
+                r[0]
+                for r in conn.execute(
+                    text("SELECT text FROM messages WHERE customer_id = :c"), {"c": erased}
+                )
+            ]
+        )
+        assert all(t is None for t in texts)
