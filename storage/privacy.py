@@ -107,6 +107,13 @@ class PrivacyStore:
 
         return await self._run(read)
 
+    async def newest_tombstone(self) -> float | None:
+        """When the newest tombstone was made (Unix seconds), or None."""
+        tombstones = metadata.tables["tombstones"]
+        return await self._run(
+            lambda conn: conn.execute(select(func.max(tombstones.c.created_at))).scalar()
+        )
+
     async def erased_marks(
         self, channel: str, message_id: str, identity_id: int
     ) -> tuple[bool, bool]:

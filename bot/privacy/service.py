@@ -20,9 +20,9 @@ consent) answered before the flows, and redelivered webhooks of erased messages 
   customer.
 - A message whose platform id an erasure tombstoned is a redelivery of an erased message: the
   new customer it made keeps nothing of it (payload and name cleared, no message recorded,
-  no flow run). Checked on a customer's first turn in this process and while they have no
-  memory and no flow running, which is when a redelivery (hours after the erasure at most)
-  arrives.
+  no flow run). Checked, for three days after an erasure (`REDELIVERY_SECONDS`), on a
+  customer's first turn in this process and while they have no memory and no flow running,
+  which is when a redelivery arrives; at other times no turn pays a query for it.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ __all__ = ["Privacy"]
 
 CONFIRM_SECONDS = 600.0
 ERASURE_POLL_SECONDS = 2.0
+REDELIVERY_SECONDS = 3 * 86400.0
+"""How long after an erasure a platform may still redeliver one of its messages."""
 _CHECKED = 20_000
 _ERASE_CHOICES = (
     Choice(texts.ERASE_CHOICE, texts.ERASE_YES_LABEL),
@@ -92,6 +94,8 @@ class Privacy:
         """Customers asked to confirm an erasure, and until when the question stands."""
         self._erased: set[int] = set()
         self._seen_audit = 0
+        self._recent = False
+        self._recent_read_at = -1e9
         self._watch: asyncio.Task[None] | None = None
         self._checked: OrderedDict[int, None] = OrderedDict()
         """Customers whose first turn here was checked for redelivered erased messages."""
@@ -189,7 +193,18 @@ class Privacy:
             log.info("customer %s erased by %s", customer_id, actor)
         return done
 
+    async def _recent_erasures(self) -> bool:
+        # Read at most once a minute: whether any erasure is recent enough for a platform to
+        # still redeliver its messages. Most of the time none is, and no turn pays a query.
+        now = time.monotonic()
+        if now >= self._recent_read_at + 60:
+            self._recent_read_at = now
+            newest = await self.db.newest_tombstone()
+            self._recent = newest is not None and newest > time.time() - REDELIVERY_SECONDS
+        return self._recent
+
     def _forget(self, customer_ids: tuple[int, ...]) -> None:
+        self._recent = True
         for cid in customer_ids:
             self._erased.add(cid)
             self._asked.pop(cid, None)
@@ -214,6 +229,8 @@ class Privacy:
         # A redelivery of an erased message makes a new customer: their first turns are
         # checked (first in this process, or while nothing is remembered and no flow runs),
         # not every turn of everyone (one query each on the hot path).
+        if not await self._recent_erasures():
+            return
         cid = turn.customer_id
         fresh = not turn.state.memory and turn.state.active_run_id is None
         if cid in self._checked and not fresh:
