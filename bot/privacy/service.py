@@ -108,6 +108,7 @@ class Privacy:
         self._signals = builder.signals
         builder.stage(Slot.CONTROL, self.redelivered)
         builder.stage(Slot.INTERCEPT, self.intercept)
+        builder.stage(Slot.COMPOSE, self.erased_meanwhile)
         builder.stage(Slot.COMPOSE, self.record_consents)
         builder.on(TurnCommitted, self._committed)
 
@@ -311,6 +312,17 @@ class Privacy:
                 detail={"purpose": purpose, "granted": False},
             )
             self._answer(turn, Prompt(texts.WITHDRAWN.format(purpose=purpose)))
+
+    async def erased_meanwhile(self, turn: Turn) -> None:
+        """A turn whose customer was erased while it ran commits nothing: its message is
+        cleared and no reply is sent. (The commit is guarded as well: erasure marks the
+        customer's inbox rows handled, and a turn never commits a handled row.)"""
+        if turn.outbox is None and turn.customer_id in self._erased:
+            await self.db.drop_redelivery(turn.row.inbox_id, None)
+            log.info("inbox %s: its customer was erased meanwhile; dropped", turn.row.inbox_id)
+            turn.flows = False
+            turn.replies.clear()
+            turn.outbox = []
 
     async def record_consents(self, turn: Turn) -> None:
         """Record the consent answers the flows gave this turn (`ctx.consent`)."""

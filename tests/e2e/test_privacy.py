@@ -6,6 +6,7 @@ what its dry run listed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -16,10 +17,14 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import select, text
 
+from adapters.base import Inbound
 from adapters.emulators import TelegramEmulator, update_payload
 from bot.demo import app as demo_app
+from bot.engine import Engine
+from bot.engine.builder import EngineBuilder
+from bot.engine.pipeline import Slot, Turn
 from bot.privacy import Privacy
-from bot.testing import ChatScript, chats_on
+from bot.testing import ChatScript, chats_on, running_baton
 from storage.tables import metadata
 from tests.console.support import Browser, add_agent
 
@@ -284,3 +289,56 @@ async def test_retention_deletes_exactly_what_its_dry_run_listed(database_url: s
         assert len(left) >= 4
         # Once per period across processes: a second run within the period is not this one's.
         assert await db.retention_run(days, now=now + 1, every=3600) is None
+
+
+class HoldTurn:
+    """Pauses the turn of a message containing `word` before the flows run (a test feature)."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def install(self, builder: EngineBuilder) -> None:
+        builder.stage(Slot.INTERCEPT, self.hold)
+
+    async def start(self, engine: Engine) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def hold(self, turn: Turn) -> None:
+        if self.word in (turn.inbound.text or ""):
+            self.reached.set()
+            await self.release.wait()
+
+
+async def test_a_turn_running_while_its_customer_is_erased_commits_nothing(
+    sqlite_url: str,
+) -> None:
+    held = HoldTurn("qqracing")
+    async with running_baton(sqlite_url, demo_app, features=[held]) as baton:
+        await baton.engine.receive([Inbound("web", "m1", "c1", text="hi")])
+        await baton.engine.idle()
+        found = await baton.store.identity("web", "c1")
+        assert found is not None
+        customer_id = found[1]
+        await add_agent(baton, "root@example.com", "Root", "admin")
+        async with Browser(baton) as browser:
+            await browser.login("root@example.com")
+            await baton.engine.receive([Inbound("web", "m2", "c1", text="qqracing 123")])
+            async with asyncio.timeout(30):
+                await held.reached.wait()
+            status, _ = await browser.post(f"/api/customers/{customer_id}/erase")
+            assert status == 200
+            held.release.set()
+            await baton.engine.idle()
+
+        def read(conn: Any) -> str:
+            return "\n".join(
+                repr(tuple(row)) for t in metadata.sorted_tables for row in conn.execute(select(t))
+            )
+
+        rows = await baton.store._runner.run(read)
+        assert "qqracing" not in rows
