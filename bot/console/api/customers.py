@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
@@ -321,7 +322,8 @@ def openapi_paths(ok: Any, errors: Any, body: Any, obj: Any, id_param: Any) -> d
 
 
 _READ_EVERY = 600.0
-_reads: dict[tuple[int, int], float] = {}
+_reads: WeakKeyDictionary[Console, dict[tuple[int, int], float]] = WeakKeyDictionary()
+"""Per console: when each agent last had a read of each conversation recorded."""
 
 
 async def audit_read(
@@ -331,12 +333,13 @@ async def audit_read(
     minutes (the console reloads a conversation on every live update)."""
     now = time.monotonic()
     key = (who.agent.id, conversation_id)
-    if now - _reads.get(key, -_READ_EVERY) < _READ_EVERY:
+    reads = _reads.setdefault(console, {})
+    if now - reads.get(key, -_READ_EVERY) < _READ_EVERY:
         return
-    _reads[key] = now
-    if len(_reads) > 10_000:
-        for old in [k for k, at in _reads.items() if now - at >= _READ_EVERY]:
-            del _reads[old]
+    reads[key] = now
+    if len(reads) > 10_000:
+        for old in [k for k, at in reads.items() if now - at >= _READ_EVERY]:
+            del reads[old]
     await _privacy(console).db.audit(
         "read",
         customer_id=customer_id,
