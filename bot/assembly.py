@@ -1,7 +1,7 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
 test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
-understanding, the media intake and follow-up) followed by those the caller adds (the console,
-an app's own). An `Understanding` the caller passes replaces the default one."""
+understanding, the media intake, follow-up and privacy) followed by those the caller adds (the
+console, an app's own). An `Understanding` the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.followup import Followup, FollowupConfig
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.media import MediaConfig, MediaIntake
+from bot.privacy import Privacy
 from bot.settings import Settings
 from bot.understanding import Understanding
 from dialogs import App
@@ -24,14 +25,15 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched: that is the work of the process serving the
-    platform channels."""
+    (`baton shell`) the queue is not watched and retention does not run: that is the work of
+    the process serving the platform channels."""
     return [
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
         MediaIntake(MediaConfig.from_settings(settings)),
         Followup(FollowupConfig.from_settings(settings)),
+        Privacy.from_settings(settings, scheduled=platforms),
     ]
 
 

@@ -178,6 +178,22 @@ class Settings(BaseSettings):
     """The file types (MIME, comma-separated; "image/*" takes any image) Baton keeps."""
     media_fetch_seconds: float = Field(30.0, gt=0, le=600)
     """A file's download from the platform is given up after this long."""
+    # Privacy (docs/guides/privacy.md): export links and retention, in days (0 keeps forever).
+    privacy_export_minutes: float = Field(30.0, gt=0, le=10080)
+    """How long a customer's one-time export link works."""
+    retention_inbox_days: float = Field(30.0, ge=0, le=36500)
+    """Raw inbound payloads, once handled."""
+    retention_outbox_days: float = Field(30.0, ge=0, le=36500)
+    """Replies sent or given up on (the message itself is kept as a message)."""
+    retention_messages_days: float = Field(730.0, ge=0, le=36500)
+    """Messages on every channel."""
+    retention_journals_days: float = Field(90.0, ge=0, le=36500)
+    """Finished flow runs and their journals."""
+    retention_sessions_days: float = Field(30.0, ge=0, le=36500)
+    """Console sessions and export links, counted from when they expired."""
+    retention_every_hours: float = Field(24.0, ge=0, le=8760)
+    """How often the retention job runs (once across all processes); 0: never by itself
+    (`baton retention` still runs it)."""
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
+from dialogs.consent import consent_prompt, consent_recorded, with_why
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.languages import LANGUAGE_KEY, SOURCE_KEY, language_in
 from dialogs.media import EXPECT_KEY, answer_as, expect_name
@@ -147,6 +148,7 @@ class Context:
         validate: None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> str: ...
 
     @overload
@@ -158,6 +160,7 @@ class Context:
         validate: Callable[[str], T],
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> T: ...
 
     @overload
@@ -169,6 +172,7 @@ class Context:
         validate: Callable[[T], T] | None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> T: ...
 
     async def ask(
@@ -180,6 +184,7 @@ class Context:
         remember: str | None = None,
         key: str | None = None,
         expect: type[Any] | None = None,
+        why: str | None = None,
     ) -> Any:
         """Ask a question and return the answer.
 
@@ -203,12 +208,41 @@ class Context:
                 not restart flows in progress (defaults to `remember`, then the prompt text).
             expect: `Photo`, `Document`, `Location` or `Contact` (`dialogs.media`): the answer
                 is one of those, and `validate` (e.g. `allowed(...)`) receives it.
+            why: why the data is asked, shown under the question ("so our courier can
+                reach you").
         """
         _check_awaited("ask", prompt, *(choices or ()))
         question = _as_prompt(prompt, choices)
         if expect is not None:
             question = expecting(question, expect_name(expect))
+        if why is not None:
+            key = key or remember or question.text  # the same key with or without a reason
+            question = with_why(question, why)
         return await self._replay.ask(question, validate=validate, remember=remember, key=key)
+
+    async def consent(self, purpose: str, *, why: str, question: str | None = None) -> bool:
+        """Ask for consent to a purpose, saying why; True when the customer agrees.
+
+        The answer is recorded (purpose, time, channel and the exact text shown) by the
+        privacy feature; "stop <purpose>" withdraws it later. Messages for the purpose
+        check the consent in force (`storage.consents.allows`).
+
+        Example:
+            >>> if await ctx.consent("marketing", why="to tell you about sales first"):
+            ...     await ctx.say("You're on the list.")
+
+        Args:
+            purpose: what the consent is for ("marketing", "surveys", your own name).
+            why: the reason, shown with the question.
+            question: the question; default "May we send you <purpose> messages?".
+        """
+        prompt = consent_prompt(purpose, why=why, question=question)
+        answer = await self._replay.ask(
+            prompt, validate=None, remember=None, key=f"consent:{purpose}"
+        )
+        granted = answer == "yes"
+        await self._replay.say(consent_recorded(purpose, granted, prompt.text))
+        return bool(granted)
 
     async def say(self, message: str | Prompt) -> None:
         """Send a message.

@@ -142,3 +142,25 @@ class SurveyAnswer(SQLModel, table=True):
     after: str = Field(default="agent", max_length=16)
     """What it followed: "agent" (resolved by a person) or "bot" (contained by the bot)."""
     created_at: float
+
+
+# Erasure and export (storage.personal_data). Deliveries before their events (deletion order).
+from storage.personal_data import PersonalTable, declare  # noqa: E402
+
+declare(
+    PersonalTable("scheduled", export="scheduled", why="timers and flows due for the customer")
+)
+declare(PersonalTable("events", export="events", why="what happened in the customer's contacts"))
+declare(
+    PersonalTable("event_deliveries", why="delivery marks of the customer's events"),
+    before="events",
+)
+declare(
+    PersonalTable(
+        "survey_answers",
+        erase="blank",
+        blank=(("comment", None),),
+        export="surveys",
+        why="scores stay as anonymous counts; the comment is the customer's text and goes",
+    )
+)

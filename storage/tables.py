@@ -465,3 +465,6 @@ from storage.followup_tables import (  # noqa: E402  (registers the tables in `m
 )
 
 __all__ += ["EventDelivery", "EventItem", "ScheduledItem", "SurveyAnswer"]
+
+# Privacy (revision "privacy"): imported last so the metadata holds its tables.
+import storage.privacy_tables  # noqa: E402, F401

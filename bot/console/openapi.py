@@ -495,6 +495,7 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_privacy_paths())  # customers, consents, export, erasure, the audit trail
     return {
         "openapi": "3.1.0",
         "info": {
@@ -517,3 +518,9 @@ def document() -> dict[str, Any]:
             "schemas": _schemas(),
         },
     }
+
+
+def _privacy_paths() -> dict[str, Any]:
+    from bot.console.api.customers import openapi_paths
+
+    return openapi_paths(_ok, _errors, _body, _obj, _ID)
