@@ -12,6 +12,7 @@ from datetime import timedelta
 from dialogs import App, Choice, Context, Event, Keyword, flow
 
 
+# --8<-- [start:replacement]
 @flow(triggers=[Keyword("replacement", "broken")], title="your replacement")
 async def replacement(ctx: Context) -> None:
     """Send a replacement, then ask two days later whether it arrived."""
@@ -31,10 +32,13 @@ async def replacement(ctx: Context) -> None:
     await ctx.say("Great! Enjoy.")
 
 
-@flow(triggers=[Event("resolved")])
+# --8<-- [end:replacement]
+# --8<-- [start:resolved-tip]
+@flow(triggers=[Event("resolved")])  # or Event("conversation.resolved")
 async def resolved_tip(ctx: Context) -> None:
     """Started by the `conversation.resolved` event, in the customer's line."""
     await ctx.say("Tip: say 'replacement' any time something arrives broken.")
 
 
+# --8<-- [end:resolved-tip]
 app = App(flows=[replacement, resolved_tip])
