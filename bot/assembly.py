@@ -11,6 +11,7 @@ from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
+from bot.proactive import Proactive, ProactiveConfig
 from bot.settings import Settings
 from dialogs import App
 from storage import Store
@@ -22,7 +23,11 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
     """The features every Baton has, in the order they are installed. Without `platforms`
     (`baton shell`) the queue is not watched: that is the work of the process serving the
     platform channels."""
-    return [Linking(), Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms)]
+    return [
+        Linking(),
+        Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
+        Proactive(ProactiveConfig.from_settings(settings)),
+    ]
 
 
 def build_engine(

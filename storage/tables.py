@@ -449,3 +449,8 @@ class ConsentRecord(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(SafeText, nullable=False))
     """What the customer was shown (question and reason), or the withdrawal message."""
     created_at: float
+
+
+# Proactive messages and campaigns live in their own module; imported here so the metadata
+# holds them.
+import storage.proactive_tables  # noqa: E402, F401

@@ -10,7 +10,8 @@ deep, too large, not UTF-8, another content type) is `bad_json` (400), `too_larg
 One module per resource, each with its `routes()`: `session` (logging in and out, sessions),
 `conversations` (the queue, a conversation, the handoff actions), `messages` (history, replies,
 notes), `agents`, `canned` (canned replies), `tokens` (API tokens), `reports` and `identities`
-(linking channels); `_request` holds what the handlers share and `_shapes` the shared JSON.
+(linking channels), `proactive` (messages sent first, campaigns);
+`_request` holds what the handlers share and `_shapes` the shared JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.console.api import (
     conversations,
     identities,
     messages,
+    proactive,
     reports,
     session,
     tokens,
@@ -49,4 +51,5 @@ def routes() -> list[web.RouteDef]:
         *tokens.routes(),
         *reports.routes(),
         *identities.routes(),
+        *proactive.routes(),
     ]
