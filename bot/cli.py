@@ -1,4 +1,4 @@
-"""The `baton` command: run, shell, migrate, agent."""
+"""The `baton` command: run, shell, migrate, agent, send, campaign."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.console.commands import add_agent_parser
 
     add_agent_parser(sub)
+    from bot.proactive.commands import add_parsers
+
+    add_parsers(sub)  # baton send, baton campaign
     return parser
 
 
@@ -74,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.console.commands import run_agent_command
 
             return asyncio.run(run_agent_command(args, settings))
+        if command in ("send", "campaign"):
+            from bot.proactive.commands import run_campaign_command, run_send_command
+
+            run = run_send_command if command == "send" else run_campaign_command
+            return asyncio.run(run(args, settings))
         if command == "shell":
             from bot.app import load_app
             from bot.shell import run_shell

@@ -59,6 +59,8 @@ REASONS = {
     "no_channel": "the customer has no identity on a channel this Baton serves",
     "no_customer": "the customer no longer exists",
     "cancelled": "the campaign was cancelled before this message was queued",
+    "uncertain": "Baton stopped while this message was being sent, so it may or may not have "
+    "arrived; it is not sent again, so that nobody gets it twice",
 }
 """Why a proactive message was not sent, by code."""
 
@@ -100,7 +102,7 @@ class ProactiveRecord:
     purpose: str
     text: str
     status: str
-    """"pending", "queued" or "skipped"; see `delivery` for a queued one."""
+    """"pending", "queued", "sending", "skipped" or "uncertain"; `delivery` tells the rest."""
     delivery: str | None
     """"pending", "sent", "delivered", "failed" ... (the message's delivery status)."""
     reason_code: str | None
@@ -113,9 +115,9 @@ class ProactiveRecord:
 
     @property
     def state(self) -> str:
-        """One word for people: "pending", "sent", "skipped" or "failed"."""
-        if self.status == "skipped":
-            return "skipped"
+        """One word for people: "pending", "sent", "skipped", "failed" or "uncertain"."""
+        if self.status in ("skipped", "uncertain"):
+            return self.status
         if self.status == "pending" or self.delivery in (None, "pending"):
             return "pending"
         if self.delivery in ("failed", "not sent", "undelivered"):
@@ -309,12 +311,41 @@ def write(
 
 
 def recheck(
-    conn: Connection, row_id: int, customer_id: int, purpose: str, identity_id: int | None
+    conn: Connection,
+    owner: str,
+    row_id: int,
+    customer_id: int,
+    *,
+    purpose: str,
+    identity_id: int | None,
+    outbox_id: int,
 ) -> Skip | None:
-    """Just before a queued proactive message leaves: still allowed, still reachable? When not,
-    the row is marked skipped with the reason, which is returned."""
+    """Just before a queued proactive message leaves: still allowed, still reachable, and not
+    perhaps sent already? When it may leave, it is marked "sending" by `owner` first (in this
+    transaction); when not, it is marked skipped (or "uncertain") and the reason returned.
+
+    "Uncertain": another process marked it "sending" and no outcome of that attempt was
+    recorded since (the outbox row's attempts are what they were at the mark: the process was
+    killed mid-send). The platform may have it, so it is not sent again; nobody gets a
+    proactive message twice. An attempt whose failure was recorded (a 429, a timeout) counts
+    one more attempt, so the message is sent again as usual."""
+    now = time.time()
+    state = conn.execute(
+        select(_proactive.c.status, _proactive.c.sending_by, _proactive.c.sending_attempts).where(
+            _proactive.c.id == row_id
+        )
+    ).first()
+    attempts = conn.execute(select(_outbox.c.attempts).where(_outbox.c.id == outbox_id)).scalar()
     found: Skip | None = None
-    if purpose != SERVICE:
+    if (
+        state is not None
+        and state[0] == "sending"
+        and state[1] != owner
+        and state[2] is not None
+        and state[2] == attempts
+    ):
+        found = skip("uncertain")
+    if found is None and purpose != SERVICE:
         answer = _consent_answers(conn, [customer_id], purpose).get(customer_id)
         if not answer:
             found = skip("no_consent" if answer is None else "consent_withdrawn", purpose=purpose)
@@ -328,17 +359,23 @@ def recheck(
             opted_out=bool(flags[1]), unreachable=bool(flags[2])
         ):
             found = skip("opted_out" if flags[1] else "unreachable", channel=str(flags[0]))
-    if found is not None:
+    if found is None:
         conn.execute(
             update(_proactive)
             .where(_proactive.c.id == row_id)
-            .values(
-                status="skipped",
-                reason_code=found.code,
-                reason=found.reason,
-                updated_at=time.time(),
-            )
+            .values(status="sending", sending_by=owner, sending_attempts=attempts, updated_at=now)
         )
+        return None
+    conn.execute(
+        update(_proactive)
+        .where(_proactive.c.id == row_id)
+        .values(
+            status="uncertain" if found.code == "uncertain" else "skipped",
+            reason_code=found.code,
+            reason=found.reason,
+            updated_at=now,
+        )
+    )
     return found
 
 
@@ -459,12 +496,19 @@ class ProactiveStore:
 
         return await self._run(txn)
 
-    async def recheck(
-        self, row_id: int, customer_id: int, purpose: str, identity_id: int | None
-    ) -> Skip | None:
-        """See `recheck`."""
+    async def recheck(self, row_id: int, outbox: OutboxRow, purpose: str) -> Skip | None:
+        """See `recheck`: `outbox` is the row about to be sent."""
+        owner = self._store.owner
         return await self._run(
-            lambda conn: recheck(conn, row_id, customer_id, purpose, identity_id)
+            lambda conn: recheck(
+                conn,
+                owner,
+                row_id,
+                outbox.customer_id,
+                purpose=purpose,
+                identity_id=outbox.identity_id,
+                outbox_id=outbox.id,
+            )
         )
 
     async def of_customer(self, customer_id: int, *, limit: int = 100) -> list[ProactiveRecord]:
@@ -642,7 +686,7 @@ class ProactiveStore:
                 .select_from(_proactive.join(_outbox, _outbox.c.id == _proactive.c.outbox_id))
                 .where(
                     _proactive.c.campaign_id == campaign_id,
-                    _proactive.c.status == "queued",
+                    _proactive.c.status.in_(("queued", "sending")),
                     _outbox.c.status == "pending",
                 )
                 .group_by(_proactive.c.channel)
@@ -759,7 +803,7 @@ def _campaign_json(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(_campaigns).where(_campaigns.c.id == campaign_id)).mappings().first()
     if row is None:
         return None
-    counts = {"pending": 0, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    counts = {"pending": 0, "queued": 0, "sent": 0, "failed": 0, "skipped": 0, "uncertain": 0}
     q = (
         select(_proactive.c.status, _messages.c.delivery_status, func.count())
         .select_from(_proactive.outerjoin(_messages, _messages.c.id == _proactive.c.message_id))
@@ -767,7 +811,7 @@ def _campaign_json(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
         .group_by(_proactive.c.status, _messages.c.delivery_status)
     )
     for status, delivery, n in conn.execute(q):
-        if status in ("pending", "skipped"):
+        if status in ("pending", "skipped", "uncertain"):
             counts[status] += int(n)
         elif delivery in (None, "pending"):
             counts["queued"] += int(n)

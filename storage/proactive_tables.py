@@ -61,17 +61,24 @@ class ProactiveMessage(SQLModel, table=True):
     purpose: str = Field(max_length=32)
     payload: dict[str, Any] = Field(sa_column=Column(JSONText, nullable=False))
     status: str = Field(default="pending", max_length=16)
-    """"pending" (a campaign recipient not yet queued), "queued" (its outbox row is written;
-    the message's delivery status tells the rest) or "skipped" (never sent: `reason`)."""
+    """"pending" (a campaign recipient not yet queued), "queued" (its outbox row is written),
+    "sending" (admitted to the platform call; the message's delivery status tells the rest),
+    "skipped" (never sent: `reason`) or "uncertain" (its process died mid-send: not sent
+    again)."""
     reason_code: str | None = Field(default=None, max_length=32)
     """Why it was skipped: "opted_out", "unreachable", "no_consent", "consent_withdrawn",
-    "no_channel" or "no_customer"."""
+    "no_channel", "no_customer", "cancelled" or "uncertain"."""
     reason: str | None = Field(default=None, sa_column=Column(SafeText, nullable=True))
     channel: str | None = Field(default=None, max_length=32)
     """The channel chosen (for a pending campaign recipient: the one planned)."""
     identity_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
     message_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
     outbox_id: int | None = Field(default=None, sa_column=Column(_ID, nullable=True))
+    sending_by: str | None = Field(default=None, max_length=64)
+    """The process that marked it "sending" (a retry by the same process is not uncertain)."""
+    sending_attempts: int | None = None
+    """The outbox row's recorded attempts when it was marked: unchanged after a kill means the
+    outcome of that attempt was never recorded."""
     source: str = Field(max_length=16)
     """"engine" (`engine.notify`), "api", "cli" or "campaign"."""
     actor: str | None = Field(default=None, max_length=64)

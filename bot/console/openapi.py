@@ -79,12 +79,13 @@ _PROACTIVE = _obj(
     campaign_id={"type": ["integer", "null"]},
     purpose=_STR,
     text=_STR,
-    status={"enum": ["pending", "sent", "skipped", "failed"]},
+    status={"enum": ["pending", "sent", "skipped", "failed", "uncertain"]},
     delivery_status={"type": ["string", "null"]},
     reason_code={
         "type": ["string", "null"],
         "description": "Why it was skipped: opted_out, unreachable, no_consent, "
-        "consent_withdrawn, no_channel, no_customer, cancelled",
+        "consent_withdrawn, no_channel, no_customer, cancelled; uncertain: Baton stopped "
+        "mid-send, so it is not sent again",
     },
     reason={"type": ["string", "null"]},
     channel={"type": ["string", "null"]},
@@ -102,7 +103,7 @@ _CAMPAIGN = _obj(
     segment={"type": "object"},
     status={"enum": ["running", "done", "cancelled"]},
     total=_INT,
-    counts=_obj(pending=_INT, queued=_INT, sent=_INT, failed=_INT, skipped=_INT),
+    counts=_obj(pending=_INT, queued=_INT, sent=_INT, failed=_INT, skipped=_INT, uncertain=_INT),
     skipped_reasons={"type": "object", "additionalProperties": _INT},
     created_by={"type": ["string", "null"]},
     created_at=_NUM,
@@ -212,7 +213,9 @@ def _proactive_paths() -> dict[str, Any]:
                     {
                         "name": "status",
                         "in": "query",
-                        "schema": {"enum": ["pending", "queued", "skipped"]},
+                        "schema": {
+                            "enum": ["pending", "queued", "sending", "skipped", "uncertain"]
+                        },
                     },
                 ],
                 "responses": {

@@ -9,7 +9,8 @@ start may send it again, as after a kill.
 
 Send gates (`add_gate`, registered by features through `EngineBuilder.gate`) see each row just
 before each attempt: a gate may hold it (a throttle) or refuse it with a reason, recorded as
-the row's permanent failure; each gate hears of a platform's 429 (`rate_limited`) to slow down.
+the row's permanent failure; each gate hears of a platform's 429 (`rate_limited`) to slow down,
+and of the end of each attempt once its outcome is recorded (`settled`).
 A gate that ignores a row (the proactive feature ignores replies) costs one call."""
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class SendGate(Protocol):
 
     def rate_limited(self, row: OutboxRow, retry_after: float) -> None:
         """The platform answered `row`'s send with a 429 asking to wait `retry_after`."""
+        ...
+
+    def settled(self, row: OutboxRow) -> None:
+        """`row`'s attempt is over and its outcome recorded (sent, failed or a retry)."""
         ...
 
 
@@ -176,6 +181,8 @@ class Outbox:
                     return  # the retry is recorded; the next start makes it
             finally:
                 self._sending.discard(row.customer_id)
+                for gate in self._gates:
+                    gate.settled(row)
             await asyncio.sleep(delay)
 
     async def _attempt(

@@ -41,6 +41,9 @@ _LEASE = 30.0
 """Seconds a process drives a campaign before another may take it over."""
 _IDLE_POLL = 1.0
 _BUSY_POLL = 0.1
+IN_FLIGHT = 4
+"""Proactive sends per channel between the platform call and the record of its outcome. A
+kill can leave only these uncertain (see `storage.proactive.recheck`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,9 @@ class Proactive:
     def __init__(self, config: ProactiveConfig | None = None) -> None:
         self.config = config or ProactiveConfig()
         self._limiters = {name: Limiter(rate) for name, rate in self.config.rates.items()}
+        self._in_flight: dict[str, asyncio.Semaphore] = {}
+        self._holding: set[int] = set()
+        """Outbox rows holding a place of `_in_flight` (until `settled`)."""
         self._engine: Engine | None = None
         self._db: ProactiveStore | None = None
         self._task: asyncio.Task[None] | None = None
@@ -234,13 +240,29 @@ class Proactive:
         marker = row.payload.get("proactive")
         if not isinstance(marker, Mapping):
             return None  # a reply: neither throttled nor re-checked here
-        limiter = self._limiters.get(row.channel)
-        if limiter is not None:
-            await limiter.acquire(row.route or row.external_id)
-        skip = await self.db.recheck(
-            int(marker["id"]), row.customer_id, str(marker["purpose"]), row.identity_id
-        )
-        return None if skip is None else skip.reason
+        places = self._in_flight.get(row.channel)
+        if places is None:
+            places = self._in_flight[row.channel] = asyncio.Semaphore(IN_FLIGHT)
+        await places.acquire()
+        try:
+            limiter = self._limiters.get(row.channel)
+            if limiter is not None:
+                await limiter.acquire(row.route or row.external_id)
+            skip = await self.db.recheck(int(marker["id"]), row, str(marker["purpose"]))
+        except BaseException:
+            places.release()
+            raise
+        if skip is not None:
+            places.release()
+            return skip.reason
+        self._holding.add(row.id)
+        return None
+
+    def settled(self, row: OutboxRow) -> None:
+        """The attempt's outcome is recorded: its place is free."""
+        if row.id in self._holding:
+            self._holding.discard(row.id)
+            self._in_flight[row.channel].release()
 
     def rate_limited(self, row: OutboxRow, retry_after: float) -> None:
         """A 429: the channel's proactive sends pause for the time asked."""

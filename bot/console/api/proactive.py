@@ -214,8 +214,8 @@ async def recipients(request: web.Request, console: Console, who: Principal) -> 
     admin_only(who)
     campaign_id = _campaign_id(request)
     status = request.query.get("status")
-    if status not in (None, "pending", "queued", "skipped"):
-        fail(400, "invalid", "status is pending, queued or skipped")
+    if status not in (None, "pending", "queued", "sending", "skipped", "uncertain"):
+        fail(400, "invalid", "status is pending, queued, sending, skipped or uncertain")
     records = await _feature(console).db.of_campaign(campaign_id, status=status, limit=500)
     return web.json_response({"recipients": [r.to_json() for r in records]})
 

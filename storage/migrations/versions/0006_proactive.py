@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("identity_id", _ID, nullable=True),
         sa.Column("message_id", _ID, nullable=True),
         sa.Column("outbox_id", _ID, nullable=True),
+        sa.Column("sending_by", sa.String(length=64), nullable=True),
+        sa.Column("sending_attempts", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
