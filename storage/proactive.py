@@ -30,10 +30,12 @@ from sqlalchemy import Connection, Table, and_, func, insert, or_, select, updat
 
 from storage import outbound
 from storage.consents import SERVICE, check_purpose
+from storage.errors import ConsoleConflict
+from storage.handoffs import record_event
 from storage.records import OutboxRow
 from storage.store import Store
 from storage.tables import metadata
-from storage.vocabulary import Author
+from storage.vocabulary import Author, ConversationStatus, HandoffStatus
 
 __all__ = [
     "PREFERRED_KEY",
@@ -72,6 +74,8 @@ _messages: Table = metadata.tables["messages"]
 _outbox: Table = metadata.tables["outbox"]
 _proactive: Table = metadata.tables["proactive_messages"]
 _campaigns: Table = metadata.tables["campaigns"]
+_conversations: Table = metadata.tables["conversations"]
+_handoffs: Table = metadata.tables["handoffs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +560,82 @@ class ProactiveStore:
 
         return await self._run(txn)
 
+    async def start_conversation(
+        self, customer_id: int, agent_id: int, *, admin: bool, reason: str
+    ) -> int:
+        """An agent opens a conversation with a customer whose conversation is with the bot or
+        resolved: it is held by that agent at once (a handoff claimed by them, trigger
+        "agent"), so their replies reach the customer's current channel. Admins may with any
+        customer; an agent with a customer they helped before. The conversation id.
+
+        Raises:
+            LookupError: no such customer, or (for an agent) none they helped before.
+            ConsoleConflict("open"): the conversation is already waiting or with an agent.
+        """
+
+        def txn(conn: Connection) -> int:
+            now = time.time()
+            row = conn.execute(
+                select(_customers.c.conversation_id).where(_customers.c.id == customer_id)
+            ).first()
+            if row is None or row[0] is None:
+                raise LookupError(f"no customer {customer_id}")
+            conversation_id = int(row[0])
+            if not admin:
+                helped = conn.execute(
+                    select(_handoffs.c.id)
+                    .where(
+                        _handoffs.c.customer_id == customer_id, _handoffs.c.agent_id == agent_id
+                    )
+                    .limit(1)
+                ).first()
+                if helped is None:
+                    raise LookupError(f"no customer {customer_id} this agent helped before")
+            moved = conn.execute(
+                update(_conversations)
+                .where(
+                    _conversations.c.id == conversation_id,
+                    _conversations.c.status.in_(
+                        (ConversationStatus.BOT, ConversationStatus.RESOLVED)
+                    ),
+                )
+                .values(status=ConversationStatus.AGENT, status_at=now, handoff_reason=reason)
+            )
+            if not moved.rowcount:
+                raise ConsoleConflict(
+                    "open", "the conversation is already open: find it in the queue"
+                )
+            handoff_id = int(
+                conn.execute(
+                    insert(_handoffs).returning(_handoffs.c.id),
+                    {
+                        "customer_id": customer_id,
+                        "conversation_id": conversation_id,
+                        "status": HandoffStatus.AGENT,
+                        "trigger": "agent",
+                        "reason": reason,
+                        "summary": {},
+                        "created_at": now,
+                        "position_at_entry": 0,
+                        "deadline_at": now,
+                        "agent_id": agent_id,
+                        "claimed_at": now,
+                        "first_reply_at": None,
+                    },
+                ).scalar_one()
+            )
+            record_event(
+                conn,
+                (handoff_id, customer_id, conversation_id),
+                "started",
+                agent=agent_id,
+                detail={"reason": reason},
+                now=now,
+            )
+            return conversation_id
+
+        return await self._run(txn)
+
     async def channels_of(self, customer_id: int) -> list[str]:
         """The channels a customer has an identity on."""
         return await self._run(
@@ -678,17 +758,14 @@ class ProactiveStore:
         return await self._run(txn)
 
     async def in_flight(self, campaign_id: int) -> dict[str, int]:
-        """Queued recipients whose outbox row is still pending, per channel."""
+        """Queued recipients whose outbox row is still pending, per channel (read from the
+        pending outbox rows, a few, not from the campaign's recipients, maybe many)."""
 
         def read(conn: Connection) -> dict[str, int]:
             q = (
                 select(_proactive.c.channel, func.count())
-                .select_from(_proactive.join(_outbox, _outbox.c.id == _proactive.c.outbox_id))
-                .where(
-                    _proactive.c.campaign_id == campaign_id,
-                    _proactive.c.status.in_(("queued", "sending")),
-                    _outbox.c.status == "pending",
-                )
+                .select_from(_outbox.join(_proactive, _proactive.c.outbox_id == _outbox.c.id))
+                .where(_outbox.c.status == "pending", _proactive.c.campaign_id == campaign_id)
                 .group_by(_proactive.c.channel)
             )
             return {str(c): int(n) for c, n in conn.execute(q)}

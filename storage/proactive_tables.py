@@ -54,6 +54,7 @@ class ProactiveMessage(SQLModel, table=True):
         UniqueConstraint("campaign_id", "customer_id", name="uq_proactive_campaign_customer"),
         Index("ix_proactive_customer", "customer_id", "id"),
         Index("ix_proactive_campaign", "campaign_id", "status", "channel", "id"),
+        Index("ix_proactive_outbox", "outbox_id"),
     )
     id: int | None = _pk()
     customer_id: int = _fk("customers.id")

@@ -174,6 +174,20 @@ def _proactive_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/customers/{id}/conversation": {
+            "post": {
+                "summary": "Start a new conversation with a customer whose conversation is with "
+                "the bot or resolved; held by you at once (admins: any customer; agents: one "
+                "they helped before)",
+                "tags": customers,
+                "parameters": [_CUSTOMER],
+                "requestBody": _body(_obj(reason={"type": "string", "maxLength": 200})),
+                "responses": {
+                    **_ok("Started", _obj(conversation_id=_INT), "201"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
         "/api/campaigns": {
             "get": {
                 "summary": "The newest campaigns and their progress (admin)",

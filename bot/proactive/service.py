@@ -41,7 +41,7 @@ _LEASE = 30.0
 """Seconds a process drives a campaign before another may take it over."""
 _IDLE_POLL = 1.0
 _BUSY_POLL = 0.1
-IN_FLIGHT = 4
+IN_FLIGHT = 16
 """Proactive sends per channel between the platform call and the record of its outcome. A
 kill can leave only these uncertain (see `storage.proactive.recheck`)."""
 

@@ -250,3 +250,42 @@ async def test_unknown_customers_and_bad_input_are_refused_clearly(sqlite_url: s
         "code": "empty_segment",
         "message": "no customer matches this segment: nothing was sent",
     }
+
+
+async def test_an_agent_starts_a_new_conversation_with_a_resolved_customer(
+    sqlite_url: str,
+) -> None:
+    async with chat_on("telegram", APP, database_url=sqlite_url) as chat:
+        await chat.send("hi")
+        await chat.expect("Hello!")
+        baton = chat.baton
+        customer_id = await customer_of(chat)
+        await add_agent(baton, "boss@example.com", "Boss", role="admin")
+        await add_agent(baton, "grace@example.com", "Grace")
+        async with Browser(baton) as boss, Browser(baton) as grace:
+            await boss.login("boss@example.com")
+            await grace.login("grace@example.com")
+            path = f"/api/customers/{customer_id}/conversation"
+            stranger = await grace.request("POST", path, {})
+            started = await boss.request("POST", path, {"reason": "refund follow-up"})
+            conversation_id = started[1]["conversation_id"]
+            again = await boss.request("POST", path, {})
+            replied = await boss.request(
+                "POST",
+                f"/api/conversations/{conversation_id}/messages",
+                {"text": "Hi Ada, your refund went out today."},
+            )
+            await chat.expect("Hi Ada, your refund went out today.")
+            held = await chat.conversation()
+            await chat.send("thanks!")
+            await chat.expect_no_reply()  # an agent holds it: the bot stays quiet
+            resolved = await boss.request("POST", f"/api/conversations/{conversation_id}/resolve")
+            after = await chat.conversation()
+    assert stranger[0] == 404
+    assert started[0] == 201
+    assert again[0] == 409
+    assert again[1]["error"]["code"] == "open"
+    assert replied[0] == 201
+    assert held.status == "agent"
+    assert resolved[0] == 200
+    assert after.status in ("resolved", "bot")

@@ -122,6 +122,26 @@ async def prefer(request: web.Request, console: Console, who: Principal) -> web.
     return web.json_response({"customer_id": customer_id, "preferred_channel": channel})
 
 
+@authed
+async def start(request: web.Request, console: Console, who: Principal) -> web.Response:
+    """POST /api/customers/{id}/conversation: open a conversation with a customer whose
+    conversation is with the bot or resolved, held by this agent at once (then reply with
+    POST /api/conversations/{id}/messages). Admins: any customer; agents: one they helped."""
+    customer_id = _customer_id(request)
+    data = await json_body(request)
+    reason = data.get("reason") or "started by an agent"
+    if not isinstance(reason, str) or len(reason) > 200:
+        fail(400, "invalid", "reason must be a string of at most 200 characters")
+    try:
+        conversation_id = await _feature(console).db.start_conversation(
+            customer_id, who.agent.id, admin=who.admin, reason=reason.strip()
+        )
+    except LookupError:
+        _no_customer(customer_id)
+    console.hub.kick()
+    return web.json_response({"conversation_id": conversation_id}, status=201)
+
+
 def _segment(data: dict[str, Any]) -> dict[str, Any]:
     segment = data.get("segment", {})
     if not isinstance(segment, dict):
@@ -237,6 +257,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/customers/{id}/messages", send),
         web.get("/api/customers/{id}/proactive", listing),
         web.put("/api/customers/{id}/preferred-channel", prefer),
+        web.post("/api/customers/{id}/conversation", start),
         web.post("/api/campaigns", create_campaign),
         web.get("/api/campaigns", campaigns),
         web.get("/api/campaigns/{id}", campaign),

@@ -72,8 +72,11 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_index("ix_proactive_outbox", "proactive_messages", ["outbox_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index("ix_proactive_outbox", table_name="proactive_messages")
     op.drop_index("ix_proactive_campaign", table_name="proactive_messages")
     op.drop_index("ix_proactive_customer", table_name="proactive_messages")
     op.drop_table("proactive_messages")
