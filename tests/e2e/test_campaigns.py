@@ -87,11 +87,13 @@ async def test_a_429_storm_slows_a_campaign_and_nothing_is_lost_or_doubled(
     received = [chat.emulator.sent_to(k).count("Storm sale!") for k in keys["telegram"]]
     refused = [c for c in calls if c.status == 429]
     accepted = [c for c in calls if c.ok]
+    # The 12 injected refusals and no more: after a 429 the channel pauses for its
+    # Retry-After instead of hammering on (which would meet the next injected 429s at once
+    # and then fail again), and every customer gets the message exactly once.
     assert len(refused) == 12
+    assert len(accepted) == 20
     assert received == [1] * 20
     assert done["counts"]["sent"] == 20
-    # Slowed down: after the first 429, the sends that follow wait out its Retry-After.
-    assert accepted[-1].time - refused[0].time >= 1.0
 
 
 async def test_a_withdrawn_consent_stops_the_customers_pending_campaign_message(
