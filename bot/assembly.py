@@ -21,12 +21,12 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched: that is the work of the process serving the
-    platform channels."""
+    (`baton shell`) the queue is not watched and campaigns are not driven: that is the work of
+    the process serving the platform channels."""
     return [
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
-        Proactive(ProactiveConfig.from_settings(settings)),
+        Proactive(ProactiveConfig.from_settings(settings), campaigns=platforms),
     ]
 
 

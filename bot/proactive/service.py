@@ -120,8 +120,11 @@ def make_prompt(message: str | Prompt, *, choices: Iterable[object] = ()) -> dic
 class Proactive:
     """The engine feature: see the module."""
 
-    def __init__(self, config: ProactiveConfig | None = None) -> None:
+    def __init__(self, config: ProactiveConfig | None = None, *, campaigns: bool = True) -> None:
         self.config = config or ProactiveConfig()
+        self.drives_campaigns = campaigns
+        """Whether this engine queues campaign messages (not `baton shell`, which serves only
+        the terminal: it would find no channel for anyone)."""
         self._limiters = {name: Limiter(rate) for name, rate in self.config.rates.items()}
         self._in_flight: dict[str, asyncio.Semaphore] = {}
         self._holding: set[int] = set()
@@ -142,6 +145,8 @@ class Proactive:
     async def start(self, engine: Engine) -> None:
         """Drive the running campaigns (resuming those a previous run left)."""
         self._engine = engine
+        if not self.drives_campaigns:
+            return
         self._task = asyncio.get_running_loop().create_task(
             self._campaigns(), name="baton-campaigns"
         )
