@@ -15,6 +15,7 @@ from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.media import MediaConfig, MediaIntake
 from bot.privacy import Privacy
+from bot.proactive import Proactive, ProactiveConfig
 from bot.settings import Settings
 from bot.understanding import Understanding
 from dialogs import App
@@ -25,7 +26,8 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched and retention does not run: that is the work of
+    (`baton shell`) the queue is not watched, retention does not run and campaigns are not
+    driven: that is the work of
     the process serving the platform channels."""
     return [
         Linking(),
@@ -34,6 +36,7 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
         MediaIntake(MediaConfig.from_settings(settings)),
         Followup(FollowupConfig.from_settings(settings)),
         Privacy.from_settings(settings, scheduled=platforms),
+        Proactive(ProactiveConfig.from_settings(settings), campaigns=platforms),
     ]
 
 

@@ -1,4 +1,4 @@
-"""The `baton` command: run, shell, migrate, agent, customer, retention."""
+"""The `baton` command: run, shell, migrate, agent, customer, retention, send, campaign."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.privacy.commands import add_parsers as add_privacy_parsers
 
     add_privacy_parsers(sub)  # baton customer erase|export, baton retention
+    from bot.proactive.commands import add_parsers as add_proactive_parsers
+
+    add_proactive_parsers(sub)  # baton send, baton campaign
     return parser
 
 
@@ -117,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if command == "customer"
                 else privacy_commands.run_retention_command
             )
+            return asyncio.run(run(args, settings))
+        if command in ("send", "campaign"):
+            from bot.proactive.commands import run_campaign_command, run_send_command
+
+            run = run_send_command if command == "send" else run_campaign_command
             return asyncio.run(run(args, settings))
         if command == "shell":
             from bot.app import load_app

@@ -194,6 +194,34 @@ class Settings(BaseSettings):
     retention_every_hours: float = Field(24.0, ge=0, le=8760)
     """How often the retention job runs (once across all processes); 0: never by itself
     (`baton retention` still runs it)."""
+    purposes: str = "service,marketing,surveys"
+    """The purposes proactive messages and campaigns may name (comma-separated); "service"
+    needs no consent, every other purpose the customer's yes (docs/guides/proactive.md)."""
+    telegram_rate: float = Field(30.0, gt=0, le=10000)
+    """Proactive and campaign messages per second on Telegram, all chats together."""
+    telegram_chat_rate: float = Field(1.0, gt=0, le=1000)
+    """... and per Telegram chat."""
+    twilio_rate: float = Field(1.0, gt=0, le=10000)
+    """Proactive and campaign SMS per second per sending number (1 for a long code; toll-free
+    numbers and short codes allow more)."""
+    slack_channel_rate: float = Field(1.0, gt=0, le=1000)
+    """Proactive and campaign messages per second per Slack channel."""
+
+    @field_validator("purposes")
+    @classmethod
+    def _purposes(cls, value: str) -> str:
+        from storage.consents import check_purpose
+
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                check_purpose(item)  # ValueError names the bad one
+        return value
+
+    @property
+    def purpose_names(self) -> list[str]:
+        """`purposes` as a list; "service" is always one."""
+        names = [p.strip() for p in self.purposes.split(",") if p.strip()]
+        return ["service", *(n for n in names if n != "service")]
 
     @field_validator("trusted_proxies")
     @classmethod

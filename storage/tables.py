@@ -467,4 +467,8 @@ from storage.followup_tables import (  # noqa: E402  (registers the tables in `m
 __all__ += ["EventDelivery", "EventItem", "ScheduledItem", "SurveyAnswer"]
 
 # Privacy (revision "privacy"): imported last so the metadata holds its tables.
-import storage.privacy_tables  # noqa: E402, F401
+import storage.privacy_tables  # noqa: E402
+
+# Proactive messages and campaigns live in their own module; imported here so the metadata
+# holds them.
+import storage.proactive_tables  # noqa: E402, F401

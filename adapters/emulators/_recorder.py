@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -110,6 +111,25 @@ async def _post(
         return WebhookResult(response.status, text, dict(response.headers))
 
 
+@dataclass(slots=True)
+class _RateLimit:
+    per_second: float
+    per_recipient: bool
+    method: str | None
+    buckets: dict[str, list[float]] = field(default_factory=dict)
+    """Per key (the recipient, or "" for all): [tokens, when last filled]."""
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until a token is free (0: one is), after filling the bucket."""
+        capacity = max(1.0, self.per_second)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = [capacity, now]
+        bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * self.per_second)
+        bucket[1] = now
+        return 0.0 if bucket[0] >= 1.0 else (1.0 - bucket[0]) / self.per_second
+
+
 class Emulator:
     """Base of the platform emulators: an aiohttp app, its call record and fault injection.
 
@@ -130,6 +150,7 @@ class Emulator:
         self._sent: dict[str, list[str]] = {}
         self._faults: list[_Fault] = []
         self._hung: set[asyncio.Future[None]] = set()
+        self._limits: list[_RateLimit] = []
 
     # --- the app ---------------------------------------------------------------------------
 
@@ -300,6 +321,37 @@ class Emulator:
                 and long polls (getMe, getUpdates, auth.test, accounts.fetch).
         """
         self._faults.append(_Fault(status, retry_after, method, count))
+
+    def limit_rate(
+        self, per_second: float, *, per_recipient: bool = False, method: str | None = None
+    ) -> None:
+        """Answer sends beyond `per_second` with a 429 and a Retry-After, as the platform does.
+
+        A token bucket holding a second's worth (at least one): a burst that size passes,
+        then one send per 1/`per_second` seconds. Several limits can hold at once (Telegram:
+        30/s overall and 1/s per chat).
+
+        Args:
+            per_second: Sends allowed per second.
+            per_recipient: Per chat, number or channel (Twilio: per sending number) instead of
+                overall.
+            method: Only calls of this method; when None, every send method.
+        """
+        self._limits.append(_RateLimit(per_second, per_recipient, method))
+
+    def _over_limit(self, method: str, key: str) -> _Fault | None:
+        """A 429 fault when a send to `key` exceeds a rate limit, else None (a token taken)."""
+        if not self._limits:
+            return None
+        now = time.monotonic()
+        applying = [lim for lim in self._limits if lim.method in (None, method)]
+        waits = [lim.wait(key if lim.per_recipient else "", now) for lim in applying]
+        longest = max(waits, default=0.0)
+        if longest > 0:
+            return _Fault(429, max(1, math.ceil(longest)), method, 1)
+        for lim in applying:
+            lim.buckets[key if lim.per_recipient else ""][0] -= 1.0
+        return None
 
     def hang_next(self, count: int = 1, *, method: str | None = None) -> None:
         """Never answer the next `count` calls, until `release_hung` or app shutdown.

@@ -134,6 +134,10 @@ class SlackWebApi(Emulator):
         fault = self._take_fault(method)
         if fault is not None:
             return await self._apply_fault(fault, method, params)
+        if method in _SEND_METHODS:
+            limited = self._over_limit(method, str(params.get("channel", "")))
+            if limited is not None:
+                return await self._apply_fault(limited, method, params)
         handler = self._handlers.get(method)
         answer = handler(params) if handler is not None else (200, {"ok": True})
         return self._answer(method, params, answer)

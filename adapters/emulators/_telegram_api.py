@@ -165,6 +165,9 @@ class TelegramBotApi(TelegramChats):
                 return self._answer(name, params, (400, "Bad Request: chat not found"))
             if chat_id in self.blocked:
                 return self._answer(name, params, (403, _ERROR_TEXT[403]))
+            limited = self._over_limit(name, str(chat_id))
+            if limited is not None:
+                return await self._apply_fault(limited, name, params)
         if name == "getUpdates":
             return await self._get_updates(params)
         handler = self._handlers.get(name)

@@ -371,6 +371,9 @@ class TwilioEmulator(Emulator):
             return self._reply(
                 "messages.create", params, 400, _error(400, 21602, "Message body is required.")
             )
+        limited = self._over_limit("messages.create", str(sender))  # per sending number
+        if limited is not None:
+            return await self._apply_fault(limited, "messages.create", params)
         refusal = self._refusal(to, params)
         if refusal is not None:
             status, code, text = refusal

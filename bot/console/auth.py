@@ -123,6 +123,7 @@ _ERRORS: dict[int, type[web.HTTPClientError]] = {
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
+    422: web.HTTPUnprocessableEntity,
     415: web.HTTPUnsupportedMediaType,
     429: web.HTTPTooManyRequests,
 }

@@ -29,6 +29,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "Lost a race or not yours to do (code: taken, not_holder, customer_wrote, exists)",
         413: "The body is over the size limit (256 KiB)",
         415: "The body must be application/json, in UTF-8",
+        422: "The campaign's segment selects no customer (code: empty_segment); nothing sent",
         429: "Too many failed logins",
     }
     return {
@@ -68,6 +69,187 @@ def _action(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     if body is not None:
         op["requestBody"] = _body(body, required=False)
     return {"post": op}
+
+
+_CUSTOMER = {**_ID, "description": "The customer's id"}
+_PROACTIVE = _obj(
+    ["id", "customer_id", "status"],
+    id=_INT,
+    customer_id=_INT,
+    campaign_id={"type": ["integer", "null"]},
+    purpose=_STR,
+    text=_STR,
+    status={"enum": ["pending", "sent", "skipped", "failed", "uncertain"]},
+    delivery_status={"type": ["string", "null"]},
+    reason_code={
+        "type": ["string", "null"],
+        "description": "Why it was skipped: opted_out, unreachable, no_consent, "
+        "consent_withdrawn, no_channel, no_customer, cancelled; uncertain: Baton stopped "
+        "mid-send, so it is not sent again",
+    },
+    reason={"type": ["string", "null"]},
+    channel={"type": ["string", "null"]},
+    message_id={"type": ["integer", "null"]},
+    source={"enum": ["engine", "api", "cli", "campaign"]},
+    actor={"type": ["string", "null"]},
+    created_at=_NUM,
+)
+_CAMPAIGN = _obj(
+    ["id", "status", "total", "counts"],
+    id=_INT,
+    name=_STR,
+    purpose=_STR,
+    text=_STR,
+    segment={"type": "object"},
+    status={"enum": ["running", "done", "cancelled"]},
+    total=_INT,
+    counts=_obj(pending=_INT, queued=_INT, sent=_INT, failed=_INT, skipped=_INT, uncertain=_INT),
+    skipped_reasons={"type": "object", "additionalProperties": _INT},
+    created_by={"type": ["string", "null"]},
+    created_at=_NUM,
+    finished_at=_NULL_NUM,
+)
+_MESSAGE_IN = _obj(
+    ["text"],
+    text={"type": "string", "minLength": 1, "maxLength": 4000},
+    choices={
+        "type": "array",
+        "maxItems": 10,
+        "items": {"oneOf": [_STR, {"type": "array", "items": _STR}]},
+        "description": "Labels, or [value, label] pairs: buttons, or numbered options on SMS",
+    },
+    purpose={"type": "string", "default": "service", "description": "One of BATON_PURPOSES"},
+)
+
+
+def _proactive_paths() -> dict[str, Any]:
+    """Proactive messages and campaigns (`bot.console.api.proactive`)."""
+    admin = ["campaigns"]
+    customers = ["proactive messages"]
+    segment = _obj(
+        consent={"type": "string", "description": "Customers who granted this purpose"},
+        memory={"type": "object", "description": "Memory keys and the values they must have"},
+        seen_after=_NUM,
+        seen_before=_NUM,
+        customers={"type": "array", "items": _INT},
+    )
+    return {
+        "/api/customers/{id}/messages": {
+            "post": {
+                "summary": "Message a customer first: on their preferred channel, else the "
+                "last used, else any reachable one; skipped (with the reason) when opted out, "
+                "blocked or without consent for the purpose",
+                "tags": customers,
+                "parameters": [_CUSTOMER],
+                "requestBody": _body(_MESSAGE_IN),
+                "responses": {
+                    **_ok("Recorded", _obj(message=_PROACTIVE), "201"),
+                    **_errors(400, 401, 403, 404, 413, 415),
+                },
+            }
+        },
+        "/api/customers/{id}/proactive": {
+            "get": {
+                "summary": "A customer's proactive and campaign messages and their status",
+                "tags": customers,
+                "parameters": [_CUSTOMER],
+                "responses": {
+                    **_ok("Messages", _obj(messages={"type": "array", "items": _PROACTIVE})),
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/customers/{id}/preferred-channel": {
+            "put": {
+                "summary": "Set (or clear with null) the channel proactive messages prefer",
+                "tags": customers,
+                "parameters": [_CUSTOMER],
+                "requestBody": _body(_obj(["channel"], channel={"type": ["string", "null"]})),
+                "responses": {
+                    **_ok(
+                        "Set",
+                        _obj(customer_id=_INT, preferred_channel={"type": ["string", "null"]}),
+                    ),
+                    **_errors(400, 401, 403, 404),
+                },
+            }
+        },
+        "/api/customers/{id}/conversation": {
+            "post": {
+                "summary": "Start a new conversation with a customer whose conversation is with "
+                "the bot or resolved; held by you at once (admins: any customer; agents: one "
+                "they helped before)",
+                "tags": customers,
+                "parameters": [_CUSTOMER],
+                "requestBody": _body(_obj(reason={"type": "string", "maxLength": 200})),
+                "responses": {
+                    **_ok("Started", _obj(conversation_id=_INT), "201"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/api/campaigns": {
+            "get": {
+                "summary": "The newest campaigns and their progress (admin)",
+                "tags": admin,
+                "responses": {
+                    **_ok("Campaigns", _obj(campaigns={"type": "array", "items": _CAMPAIGN})),
+                    **_errors(401, 403),
+                },
+            },
+            "post": {
+                "summary": "One message to a segment, throttled per channel (admin)",
+                "tags": admin,
+                "requestBody": _body({"allOf": [_MESSAGE_IN, _obj(name=_STR, segment=segment)]}),
+                "responses": {
+                    **_ok("Started", _obj(campaign=_CAMPAIGN), "201"),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
+        },
+        "/api/campaigns/{id}": {
+            "get": {
+                "summary": "A campaign's live counts (admin)",
+                "tags": admin,
+                "parameters": [_ID],
+                "responses": {
+                    **_ok("Campaign", _obj(campaign=_CAMPAIGN)),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/api/campaigns/{id}/recipients": {
+            "get": {
+                "summary": "A campaign's messages, newest first (admin)",
+                "tags": admin,
+                "parameters": [
+                    _ID,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {
+                            "enum": ["pending", "queued", "sending", "skipped", "uncertain"]
+                        },
+                    },
+                ],
+                "responses": {
+                    **_ok("Recipients", _obj(recipients={"type": "array", "items": _PROACTIVE})),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/api/campaigns/{id}/cancel": {
+            "post": {
+                "summary": "Cancel a campaign: recipients not yet queued are skipped (admin)",
+                "tags": admin,
+                "parameters": [_ID],
+                "responses": {
+                    **_ok("Cancelled", _obj(campaign=_CAMPAIGN)),
+                    **_errors(401, 403, 409),
+                },
+            }
+        },
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -496,6 +678,7 @@ def document() -> dict[str, Any]:
         },
     }
     paths.update(_privacy_paths())  # customers, consents, export, erasure, the audit trail
+    paths.update(_proactive_paths())
     return {
         "openapi": "3.1.0",
         "info": {

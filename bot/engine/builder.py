@@ -8,6 +8,7 @@ class MyFeature:
         builder.stage(Slot.INTERCEPT, self.intercept)       # async def intercept(turn)
         builder.around(self.timed)                          # async def timed(turn, run)
         builder.on(TurnCommitted, self.committed)           # a signal listener
+        builder.gate(self.gate)                             # sees each send (bot.engine.outbox)
 
     async def start(self, engine: Engine) -> None: ...      # background work, once running
     async def stop(self) -> None: ...
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from adapters.base import Adapter
-from bot.engine.outbox import Outbox
+from bot.engine.outbox import Outbox, SendGate
 from bot.engine.pipeline import Pipeline, Slot, Stage, Wrapper
 from bot.engine.signals import Signals
 from bot.engine.states import CustomerStates
@@ -112,6 +113,11 @@ class EngineBuilder:
     ) -> None:
         """Await `listener` for every signal of type `kind` that is awaited when emitted."""
         self.signals.on_awaited(kind, listener, required=required)
+
+    def gate(self, gate: SendGate) -> None:
+        """Let `gate` hold or refuse every outbox row before each attempt (a throttle, a
+        last check); see `bot.engine.outbox`."""
+        self.outbox.add_gate(gate)
 
     def build(
         self,

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +20,8 @@ from storage import Accepted, AlreadyHandled, FollowupStore, NewInbound, Schedul
 
 if TYPE_CHECKING:
     from bot.engine.builder import EngineBuilder, Feature
+    from bot.proactive import ProactiveRecord
+    from dialogs.prompts import Prompt
 
 log = logging.getLogger("baton.engine")
 
@@ -74,6 +76,29 @@ class Engine:
             if isinstance(feature, kind):
                 return feature
         raise LookupError(f"no {kind.__name__} is installed in this engine")
+
+    async def notify(
+        self,
+        customer_id: int,
+        message: str | Prompt,
+        *,
+        purpose: str = "service",
+        choices: Iterable[Any] = (),
+    ) -> ProactiveRecord:
+        """Message a customer first (not a reply), on the channel the documented rule picks;
+        nothing is sent to an opted-out, blocked or consent-less identity for `purpose`, and
+        a skip is recorded with its reason (the returned record's `status` and `reason`).
+        See `bot.proactive` and docs/guides/proactive.md.
+
+        Raises:
+            UnknownCustomer: no customer has this id.
+            BadMessage: empty or huge text, bad choices, an unknown purpose.
+        """
+        from bot.proactive import Proactive
+
+        return await self.feature(Proactive).notify(
+            customer_id, message, purpose=purpose, choices=choices
+        )
 
     async def start_features(self) -> None:
         """Start the features' background work, in order (once; `start` does it too)."""

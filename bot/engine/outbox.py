@@ -5,7 +5,13 @@ Stopping (`Outbox.close`) lets every send in flight finish and be recorded, up t
 so a reply the platform has accepted is not sent again by the next start. Sends waiting (queued
 behind another, or for a retry) stop at once and stay pending in the database. Only a send
 still unanswered after the grace is cancelled: the platform may have accepted it, so the next
-start may send it again, as after a kill."""
+start may send it again, as after a kill.
+
+Send gates (`add_gate`, registered by features through `EngineBuilder.gate`) see each row just
+before each attempt: a gate may hold it (a throttle) or refuse it with a reason, recorded as
+the row's permanent failure; each gate hears of a platform's 429 (`rate_limited`) to slow down,
+and of the end of each attempt once its outcome is recorded (`settled`).
+A gate that ignores a row (the proactive feature ignores replies) costs one call."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping
+from typing import Protocol
 
 from adapters.base import Adapter, Address
 from adapters.errors import RateLimited, SendError, Unreachable
@@ -25,7 +32,7 @@ from storage import OutboxRow, Store
 
 log = logging.getLogger("baton.outbox")
 
-__all__ = ["Outbox", "backoff"]
+__all__ = ["Outbox", "SendGate", "backoff"]
 
 _ACTIVITY = Activity()
 
@@ -34,6 +41,22 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
     """Seconds to wait before try `attempt + 1`: exponential, capped, with jitter."""
     delay: float = min(cap, base * (2 ** max(0, attempt - 1)))
     return delay * (0.5 + random.random() / 2)
+
+
+class SendGate(Protocol):
+    """Sees every outbox row before each attempt (see the module docstring)."""
+
+    async def admit(self, row: OutboxRow) -> str | None:
+        """Wait until `row` may be sent; a reason not to send it at all, or None."""
+        ...
+
+    def rate_limited(self, row: OutboxRow, retry_after: float) -> None:
+        """The platform answered `row`'s send with a 429 asking to wait `retry_after`."""
+        ...
+
+    def settled(self, row: OutboxRow) -> None:
+        """`row`'s attempt is over and its outcome recorded (sent, failed or a retry)."""
+        ...
 
 
 class Outbox:
@@ -64,6 +87,11 @@ class Outbox:
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None  # looked up once, not per reply
         self._signals = signals
+        self._gates: list[SendGate] = []
+
+    def add_gate(self, gate: SendGate) -> None:
+        """Let `gate` hold or refuse every row before each attempt (see the module)."""
+        self._gates.append(gate)
 
     def enqueue(self, rows: list[OutboxRow]) -> None:
         """Send `rows` after what is already queued for the same customer."""
@@ -121,6 +149,12 @@ class Outbox:
             return
         while True:
             attempts += 1
+            for gate in self._gates:  # outside `_sending`: a held row stops at once on close
+                refused = await gate.admit(row)
+                if refused is not None:
+                    log.info("outbox %s: not sent: %s", row.id, refused)
+                    await self._store.outbox_failed(row, attempts=attempts - 1, error=refused)
+                    return
             # From the platform call to the record of its outcome, a stop waits (`close`).
             self._sending.add(row.customer_id)
             try:
@@ -151,6 +185,8 @@ class Outbox:
                     return  # the retry is recorded; the next start makes it
             finally:
                 self._sending.discard(row.customer_id)
+                for gate in self._gates:
+                    gate.settled(row)
             await asyncio.sleep(delay)
 
     async def _attempt(
@@ -185,6 +221,9 @@ class Outbox:
                 if isinstance(exc, RateLimited)
                 else backoff(attempts, base=self.base_delay, cap=self.max_delay)
             )
+            if isinstance(exc, RateLimited):
+                for gate in self._gates:
+                    gate.rate_limited(row, exc.retry_after)
             return delay, f"{type(exc).__name__}: {exc}"
         except TimeoutError:
             delay = backoff(attempts, base=self.base_delay, cap=self.max_delay)

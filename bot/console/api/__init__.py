@@ -11,8 +11,8 @@ One module per resource, each with its `routes()`: `session` (logging in and out
 `conversations` (the queue, a conversation, the handoff actions), `messages` (history, replies,
 notes), `agents`, `canned` (canned replies), `tokens` (API tokens), `reports`, `identities`
 (linking channels), `files` (files customers sent, behind the same authorisation),
-`followup` (a customer's surveys and scheduled work) and `customers` (search, export,
-erasure, consents, the audit trail);
+`followup` (a customer's surveys and scheduled work), `customers` (search, export,
+erasure, consents, the audit trail) and `proactive` (messages sent first, campaigns);
 `_request` holds what the handlers share and `_shapes` the shared JSON.
 """
 
@@ -30,6 +30,7 @@ from bot.console.api import (
     followup,
     identities,
     messages,
+    proactive,
     reports,
     session,
     tokens,
@@ -58,4 +59,5 @@ def routes() -> list[web.RouteDef]:
         *files.routes(),
         *followup.routes(),
         *customers.routes(),
+        *proactive.routes(),
     ]

@@ -615,6 +615,7 @@
     for (const key of keys) fact(memory, key, show(c.memory[key]));
 
     renderFollowUp();
+    loadProactive(c.id).catch(() => {});
 
     const earlier = $("cust-earlier");
     clear(earlier);
@@ -628,6 +629,72 @@
           el("div", { className: "muted small", text: [e.reason, e.agent ? `with ${e.agent.name}` : null, e.breached ? "reply-by missed" : null].filter(Boolean).join(" · ") }),
         ),
       );
+    }
+  }
+
+  const PROACTIVE = { sent: "ok", pending: "", skipped: "late", failed: "late", uncertain: "late" };
+
+  async function loadProactive(customerId) {
+    const data = await api("GET", `/api/customers/${customerId}/proactive`);
+    const list = $("cust-proactive");
+    clear(list);
+    if (!data.messages.length) list.append(el("li", { className: "muted", text: "None." }));
+    for (const m of data.messages) {
+      list.append(
+        el(
+          "li",
+          { className: "earlier" },
+          el(
+            "div",
+            null,
+            el("span", { className: `chip ${PROACTIVE[m.status] || ""}`, text: m.status }),
+            " ",
+            el("span", { text: m.text }),
+          ),
+          el("div", {
+            className: "muted small",
+            text: [clock(m.created_at), m.channel, m.purpose, m.campaign_id ? `campaign ${m.campaign_id}` : null, m.reason]
+              .filter(Boolean)
+              .join(" · "),
+          }),
+        ),
+      );
+    }
+  }
+
+  async function loadCampaigns() {
+    const data = await api("GET", "/api/campaigns");
+    const rows = $("admin-campaigns");
+    clear(rows);
+    for (const c of data.campaigns) {
+      const n = c.counts;
+      rows.append(
+        el(
+          "tr",
+          null,
+          el("td", { text: `${c.name} (${c.purpose})` }),
+          el("td", { text: c.status }),
+          el("td", { text: `${n.sent} / ${c.total}` }),
+          el("td", { text: String(n.pending + n.queued) }),
+          el("td", { text: String(n.skipped) + (n.skipped ? ` (${Object.entries(c.skipped_reasons).map(([k, v]) => `${k} ${v}`).join(", ")})` : "") }),
+          el("td", { text: `${n.failed} / ${n.uncertain}` }),
+        ),
+      );
+    }
+    if (!data.campaigns.length) rows.append(el("tr", null, el("td", { className: "muted", text: "No campaigns yet." })));
+  }
+
+  async function startConversation(event) {
+    event.preventDefault();
+    const input = $("start-customer");
+    try {
+      const started = await api("POST", `/api/customers/${Number(input.value)}/conversation`, {});
+      input.value = "";
+      state.tab = "mine";
+      await loadQueue();
+      await selectConversation(started.conversation_id);
+    } catch (error) {
+      banner(sentence(error.message), "error");
     }
   }
 
@@ -793,6 +860,7 @@
       api("GET", "/api/agents"),
       api("GET", "/api/canned-replies"),
       api("GET", "/api/tokens"),
+      loadCampaigns(),
     ]);
     state.agents = agents.agents.filter((a) => a.active !== false);
     const rows = $("admin-agents");
@@ -933,7 +1001,12 @@
       $("agent-form").addEventListener("submit", addAgent);
       $("canned-form").addEventListener("submit", addCanned);
       $("token-form").addEventListener("submit", addToken);
+      // The campaigns' live counts, while the admin page is open.
+      setInterval(() => {
+        if (!$("admin").hidden) loadCampaigns().catch(() => {});
+      }, 2000);
     }
+    $("start-form").addEventListener("submit", startConversation);
 
     for (const tab of document.querySelectorAll(".tab")) {
       tab.addEventListener("click", () => {
