@@ -29,7 +29,6 @@ from aiohttp import ClientError, ClientTimeout, TraceConfig, web
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
-from twilio.rest.content.v1.content import ContentList
 
 from adapters.base import Address, Limits, Prompt, Rendered, Sent, Sink
 from adapters.errors import BadRequest, SendError
@@ -257,6 +256,10 @@ class WhatsAppAdapter(TwilioAdapter):
         key = json.dumps(types, sort_keys=True, ensure_ascii=False)
         sid = self._contents.get(key)
         if sid is None:
+            # Imported here: the Content API's module is large, and a send process starts
+            # faster without it until a prompt has buttons.
+            from twilio.rest.content.v1.content import ContentList
+
             created = await client.content.v1.contents.create_async(
                 ContentList.ContentCreateRequest(
                     {"friendly_name": "baton-choices", "language": "en", "types": types}
