@@ -1,5 +1,6 @@
 """Privacy through the real SDKs and the platform emulators, on SQLite and PostgreSQL: a
-customer's data planted on every channel, exported, erased (by an admin, and by the customer
+customer's data planted on every channel (texts, memory, an agent's note, a survey comment, a
+photo, a linking code), exported, erased (by an admin, and by the customer
 with "forget me"), found nowhere afterwards (tables, the SQLite file and its log, the log
 output), a redelivered webhook that brings nothing back, and retention that deletes exactly
 what its dry run listed."""
@@ -23,10 +24,12 @@ from bot.demo import app as demo_app
 from bot.engine import Engine
 from bot.engine.builder import EngineBuilder
 from bot.engine.pipeline import Slot, Turn
+from bot.followup import texts as survey_texts
 from bot.privacy import Privacy
 from bot.testing import ChatScript, chats_on, running_baton
+from dialogs import Texts
 from storage.tables import metadata
-from tests.console.support import Browser, add_agent
+from tests.console.support import Browser, add_agent, handoffs_of
 
 TG, SMS, SLACK = "telegram", "twilio", "slack"
 CODE = re.compile(r"Your linking code is (\d{5}-\d{5})\..*", re.S)
@@ -38,6 +41,8 @@ SMS_TEXT = "qqsmsplant772"
 SLACK_TEXT = "qqslackplant773"
 MEMORY = "Qqmemoryplant774"  # told to the bot, remembered
 NOTE = "qqagentnoteplant775"
+SURVEY = "qqsurveycommentplant777"  # the comment on a CSAT survey after an agent helped
+PHOTO = b"\x89PNG\r\n\x1a\n" + b"qqphotoplant778" + bytes(range(256)) * 4  # sent on Telegram
 OTHER = "qqothercustomer776"  # another customer's: must stay
 
 
@@ -67,6 +72,51 @@ async def every_row(chat: ChatScript) -> str:
         return "\n".join(out)
 
     return await chat.baton.store._runner.run(read)
+
+
+async def send_photo(chat: ChatScript, data: bytes) -> None:
+    """The customer sends a photo on Telegram, as Telegram delivers it."""
+    emulator = chat.emulator
+    assert isinstance(emulator, TelegramEmulator)
+    result = await emulator.customer_photo(
+        chat.baton.url("/webhooks/telegram"),
+        chat._view.secret,  # type: ignore[attr-defined]
+        user_id=int(chat.customer),
+        data=data,
+    )
+    assert result.status == 200
+    chat._spoke = True
+
+
+async def read_until(chat: ChatScript, text: str) -> None:
+    """Pass over the replies before `text` (queue notices, the agent joining)."""
+    for _ in range(15):
+        if (await chat.next_reply()).text == text:
+            return
+    raise AssertionError(f"never got {text!r}")
+
+
+async def answer_a_survey(chat: ChatScript, customer_id: int) -> None:
+    """The customer asks for a person; an agent claims and resolves the conversation; the
+    customer answers the CSAT survey that follows with a comment."""
+    await chat.send("agent")
+    await read_until(chat, Texts().human_waiting)
+    grace = await add_agent(chat.baton, "grace@example.com", "Grace")
+    row = await chat.baton.store.conversation(customer_id)
+    handoffs = handoffs_of(chat.baton)
+    await handoffs.claim(int(row["id"]), customer_id, grace)
+    await handoffs.resolve(int(row["id"]), customer_id, grace, seen=None)
+    await chat.baton.settle()
+    await read_until(chat, survey_texts.QUESTIONS["csat"])
+    await chat.choose("4")
+    await chat.expect(survey_texts.COMMENT)
+    await chat.send(f"slow but fine {SURVEY}")
+    await chat.expect(survey_texts.THANKS)
+    await chat.baton.settle()
+
+
+def media_bytes(folder: Path) -> list[bytes]:
+    return [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
 
 
 def sqlite_files(url: str) -> bytes:
@@ -107,10 +157,18 @@ async def plant(chats: dict[str, ChatScript], browser: Browser) -> tuple[int, st
 
 
 async def test_an_erased_customer_leaves_nothing_behind(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with chats_on([TG, SMS, SLACK], demo_app, database_url=database_url, name=NAME) as chats:
+    media = tmp_path / "media"
+    async with chats_on(
+        [TG, SMS, SLACK],
+        demo_app,
+        database_url=database_url,
+        name=NAME,
+        media_folder=str(media),
+        survey_after="agent",
+    ) as chats:
         tg = chats[TG]
         baton = tg.baton
         await add_agent(baton, "root@example.com", "Root", "admin")
@@ -131,7 +189,12 @@ async def test_an_erased_customer_leaves_nothing_behind(
             assert (await emulator.deliver(None, None, update)).status == 200
             await tg.next_reply()
             customer_id, unused = await plant(chats, browser)
-            planted = [NAME, TG_TEXT, SMS_TEXT, SLACK_TEXT, MEMORY, NOTE, unused]
+            await send_photo(tg, PHOTO)
+            await tg.baton.engine.idle()
+            await tg.read_all()
+            assert media_bytes(media) == [PHOTO]
+            await answer_a_survey(tg, customer_id)
+            planted = [NAME, TG_TEXT, SMS_TEXT, SLACK_TEXT, MEMORY, NOTE, SURVEY, unused]
 
             before = await every_row(tg)
             assert all(p in before for p in planted)
@@ -144,6 +207,10 @@ async def test_an_erased_customer_leaves_nothing_behind(
             sections = exported["sections"]
             assert {m["channel"] for m in sections["messages"]} == {TG, SMS, SLACK}
             assert [n["text"] for n in sections["agent_notes"]] == [f"said {NOTE}"]
+            assert [(s["score"], s["comment"]) for s in sections["surveys"]] == [
+                (4, f"slow but fine {SURVEY}")
+            ]
+            assert [f["size"] for f in sections["media"]] == [len(PHOTO)]
 
             # Erase (admin).
             status, erased = await browser.post(f"/api/customers/{customer_id}/erase")
@@ -157,6 +224,7 @@ async def test_an_erased_customer_leaves_nothing_behind(
                 files = sqlite_files(database_url)
                 assert [p for p in planted if p.encode() in files] == []
                 assert OTHER.encode() in files
+            assert media_bytes(media) == []  # the photo's bytes are gone from the folder
 
             # The audit trail has the export and the erasure, by whom and from where.
             status, audit = await browser.get(f"/api/audit?customer_id={customer_id}")
