@@ -61,6 +61,7 @@ REASONS = {
     "no_channel": "the customer has no identity on a channel this Baton serves",
     "no_customer": "the customer no longer exists",
     "cancelled": "the campaign was cancelled before this message was queued",
+    "no_flow": "the campaign's flow {flow!r} is not registered in the App",
     "uncertain": "Baton stopped while this message was being sent, so it may or may not have "
     "arrived; it is not sent again, so that nobody gets it twice",
 }
@@ -106,7 +107,8 @@ class ProactiveRecord:
     purpose: str
     text: str
     status: str
-    """"pending", "queued", "sending", "skipped" or "uncertain"; `delivery` tells the rest."""
+    """"pending", "queued", "sending", "skipped", "uncertain" or "started" (a flow campaign's
+    flow); `delivery` tells the rest."""
     delivery: str | None
     """"pending", "sent", "delivered", "failed" ... (the message's delivery status)."""
     reason_code: str | None
@@ -119,8 +121,9 @@ class ProactiveRecord:
 
     @property
     def state(self) -> str:
-        """One word for people: "pending", "sent", "skipped", "failed" or "uncertain"."""
-        if self.status in ("skipped", "uncertain"):
+        """One word for people: "pending", "sent", "skipped", "failed", "uncertain" or
+        "started" (a flow campaign's flow)."""
+        if self.status in ("skipped", "uncertain", "started"):
             return self.status
         if self.status == "pending" or self.delivery in (None, "pending"):
             return "pending"
@@ -777,13 +780,21 @@ class ProactiveStore:
         campaign: Mapping[str, Any],
         room: Mapping[str | None, int],
         channels: Collection[str],
+        starts: list[tuple[int, int, Target]] | None = None,
     ) -> tuple[list[OutboxRow], int, bool]:
         """Queue up to `room[channel]` pending recipients planned for each channel (the key
         None: those with no channel, which are skipped); (outbox rows, rows decided, whether
-        any recipient is still pending). Marks the campaign done when none is."""
+        any recipient is still pending). Marks the campaign done when none is.
+
+        For a flow campaign, recipients who may be written to are not queued but appended to
+        `starts` as (row id, customer id, target): the caller starts their flow and marks
+        them with `mark_started`."""
+        if starts is None:
+            starts = []
 
         def txn(conn: Connection) -> tuple[list[OutboxRow], int, bool]:
             now = time.time()
+            starts.clear()
             cid = int(campaign["id"])
             base = and_(_proactive.c.campaign_id == cid, _proactive.c.status == "pending")
             picked: list[tuple[int, int]] = []
@@ -809,10 +820,16 @@ class ProactiveStore:
                 purpose = str(campaign["purpose"])
                 decisions = decide_many(conn, [c for _, c in picked], purpose, channels)
                 for row_id, customer_id in picked:
+                    decision = decisions[customer_id]
+                    if "flow" in campaign["payload"] and isinstance(decision, Target):
+                        # A flow campaign: the runner starts the flow (idempotent by key),
+                        # then marks the row started; it stays pending until then.
+                        starts.append((row_id, customer_id, decision))
+                        continue
                     _, out = write(
                         conn,
                         self._store.owner,
-                        decisions[customer_id],
+                        decision,
                         customer_id=customer_id,
                         prompt=campaign["payload"],
                         purpose=purpose,
@@ -823,7 +840,7 @@ class ProactiveStore:
                     )
                     rows += out
             left = conn.execute(select(_proactive.c.id).where(base).limit(1)).first()
-            if left is None:
+            if left is None and not starts:
                 conn.execute(
                     update(_campaigns)
                     .where(_campaigns.c.id == cid, _campaigns.c.status == "running")
@@ -832,6 +849,61 @@ class ProactiveStore:
             return rows, len(picked), left is not None
 
         return await self._run(txn)
+
+    async def mark_started(self, row_id: int, target: Target) -> None:
+        """A flow campaign's recipient whose flow is started ("started", on `target`)."""
+
+        def txn(conn: Connection) -> None:
+            conn.execute(
+                update(_proactive)
+                .where(_proactive.c.id == row_id, _proactive.c.status == "pending")
+                .values(
+                    status="started",
+                    channel=target.channel,
+                    identity_id=target.identity_id,
+                    updated_at=time.time(),
+                )
+            )
+
+        await self._run(txn)
+
+    async def skip_recipient(self, row_id: int, code: str, **values: str) -> None:
+        """A pending campaign recipient skipped with the reason `code`."""
+        found = skip(code, **values)
+
+        def txn(conn: Connection) -> None:
+            conn.execute(
+                update(_proactive)
+                .where(_proactive.c.id == row_id, _proactive.c.status == "pending")
+                .values(
+                    status="skipped",
+                    reason_code=found.code,
+                    reason=found.reason,
+                    updated_at=time.time(),
+                )
+            )
+
+        await self._run(txn)
+
+    async def finish_campaign(self, campaign_id: int) -> None:
+        """Mark a running campaign done when no recipient is pending."""
+
+        def txn(conn: Connection) -> None:
+            left = conn.execute(
+                select(_proactive.c.id)
+                .where(_proactive.c.campaign_id == campaign_id, _proactive.c.status == "pending")
+                .limit(1)
+            ).first()
+            if left is None:
+                conn.execute(
+                    update(_campaigns)
+                    .where(_campaigns.c.id == campaign_id, _campaigns.c.status == "running")
+                    .values(
+                        status="done", finished_at=time.time(), claimed_by=None, claim_until=None
+                    )
+                )
+
+        await self._run(txn)
 
     async def pending_channels(self, campaign_id: int) -> list[str | None]:
         """The planned channels of a campaign's pending recipients."""
@@ -887,8 +959,13 @@ def _campaign_json(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
         .where(_proactive.c.campaign_id == campaign_id)
         .group_by(_proactive.c.status, _messages.c.delivery_status)
     )
+    flow = (row["payload"] or {}).get("flow")
+    if flow is not None:
+        counts["started"] = 0
     for status, delivery, n in conn.execute(q):
-        if status in ("pending", "skipped", "uncertain"):
+        if status == "started":
+            counts["started"] += int(n)
+        elif status in ("pending", "skipped", "uncertain"):
             counts[status] += int(n)
         elif delivery in (None, "pending"):
             counts["queued"] += int(n)
@@ -909,6 +986,7 @@ def _campaign_json(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
         "name": row["name"],
         "purpose": row["purpose"],
         "text": (row["payload"] or {}).get("text", ""),
+        **({} if flow is None else {"flow": flow, "args": row["payload"].get("args", {})}),
         "segment": row["segment"],
         "status": row["status"],
         "total": int(row["total"]),

@@ -4,7 +4,8 @@
 API, `baton send` or a campaign. It is written before anything is sent and holds what became
 of it: queued (its outbox row and message carry the delivery), or skipped with the reason.
 For a campaign it is the recipient's row, unique per (campaign, customer): a campaign resumed
-after a kill never writes a second message for anyone. `Campaign` is one message to a segment.
+after a kill never writes a second message for anyone. `Campaign` is one message to a segment
+(or one flow, started per recipient: its payload is {"flow": name, "args": {...}}).
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class ProactiveMessage(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)
     """"pending" (a campaign recipient not yet queued), "queued" (its outbox row is written),
     "sending" (admitted to the platform call; the message's delivery status tells the rest),
-    "skipped" (never sent: `reason`) or "uncertain" (its process died mid-send: not sent
-    again)."""
+    "skipped" (never sent: `reason`), "uncertain" (its process died mid-send: not sent
+    again) or "started" (a flow campaign's flow was started for the customer)."""
     reason_code: str | None = Field(default=None, max_length=32)
     """Why it was skipped: "opted_out", "unreachable", "no_consent", "consent_withdrawn",
     "no_channel", "no_customer", "cancelled" or "uncertain"."""

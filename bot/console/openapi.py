@@ -103,7 +103,17 @@ _CAMPAIGN = _obj(
     segment={"type": "object"},
     status={"enum": ["running", "done", "cancelled"]},
     total=_INT,
-    counts=_obj(pending=_INT, queued=_INT, sent=_INT, failed=_INT, skipped=_INT, uncertain=_INT),
+    flow={"type": "string", "description": "A flow campaign: the flow started"},
+    args={"type": "object", "description": "A flow campaign: the flow's ctx.args"},
+    counts=_obj(
+        pending=_INT,
+        queued=_INT,
+        sent=_INT,
+        failed=_INT,
+        skipped=_INT,
+        uncertain=_INT,
+        started={"type": "integer", "description": "A flow campaign: flows started"},
+    ),
     skipped_reasons={"type": "object", "additionalProperties": _INT},
     created_by={"type": ["string", "null"]},
     created_at=_NUM,
@@ -198,9 +208,29 @@ def _proactive_paths() -> dict[str, Any]:
                 },
             },
             "post": {
-                "summary": "One message to a segment, throttled per channel (admin)",
+                "summary": "One message (text) or a flow (flow, args) to a segment, "
+                "throttled per channel (admin)",
                 "tags": admin,
-                "requestBody": _body({"allOf": [_MESSAGE_IN, _obj(name=_STR, segment=segment)]}),
+                "requestBody": _body(
+                    {
+                        "oneOf": [
+                            {"allOf": [_MESSAGE_IN, _obj(name=_STR, segment=segment)]},
+                            _obj(
+                                ["flow"],
+                                flow={
+                                    "type": "string",
+                                    "description": "A flow of the App, started for each "
+                                    "recipient the channel rule allows (once, even after a "
+                                    "restart)",
+                                },
+                                args={"type": "object", "description": "The flow's ctx.args"},
+                                purpose={"type": "string", "default": "service"},
+                                name=_STR,
+                                segment=segment,
+                            ),
+                        ]
+                    }
+                ),
                 "responses": {
                     **_ok("Started", _obj(campaign=_CAMPAIGN), "201"),
                     **_errors(400, 401, 403, 413, 415, 422),

@@ -8,6 +8,7 @@ Baton (`baton run` on the same database) sends what they queue: its sweep picks 
     baton send 42 "Your parcel shipped" [--purpose service] [--choice Yes --choice No]
     baton campaign create --text "Spring sale" --purpose marketing --consent marketing \\
         [--memory plan=pro] [--seen-after 2026-01-01] [--customers 1,2,3] [--wait]
+    baton campaign create --flow survey [--arg topic=delivery] --consent surveys [--wait]
     baton campaign status 7 [--wait]      a progress bar until every message left
     baton campaign list | cancel 7
 """
@@ -44,7 +45,12 @@ def add_parsers(sub: Any) -> None:
     campaign = sub.add_parser("campaign", help="one message to a segment of customers")
     actions = campaign.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="select a segment and start sending")
-    create.add_argument("--text", required=True, help="what to send")
+    what = create.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", help="what to send")
+    what.add_argument("--flow", help="start this flow of the App for each recipient instead")
+    create.add_argument(
+        "--arg", action="append", default=[], help="KEY=VALUE for the flow's ctx.args (repeat)"
+    )
     create.add_argument("--name", default="", help="a name to find it by")
     create.add_argument("--purpose", default="service", help="one of BATON_PURPOSES")
     create.add_argument("--choice", action="append", default=[], help="a button label")
@@ -160,15 +166,28 @@ def _segment(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return segment
 
 
+def _flow_args(pairs: list[str]) -> dict[str, str]:
+    """--arg KEY=VALUE pairs as the flow's args (strings)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadMessage(f"--arg takes KEY=VALUE, not {pair!r}")
+        found[key.strip()] = value
+    return found
+
+
 def progress_line(campaign: dict[str, Any]) -> str:
     """One line of progress: a bar of what has left, then the counts."""
     counts, total = campaign["counts"], max(1, int(campaign["total"]))
-    done = counts["sent"] + counts["skipped"] + counts["failed"] + counts["uncertain"]
+    started = counts.get("started", 0)
+    done = counts["sent"] + counts["skipped"] + counts["failed"] + counts["uncertain"] + started
     filled = round(_BAR * done / total)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(campaign["skipped_reasons"].items()))
     return (
         f"[{'#' * filled}{'-' * (_BAR - filled)}] {done}/{campaign['total']}  "
-        f"sent {counts['sent']}  skipped {counts['skipped']}"
+        + (f"started {started}  " if "started" in counts else "")
+        + f"sent {counts['sent']}  skipped {counts['skipped']}"
         + (f" ({reasons})" if reasons else "")
         + f"  failed {counts['failed']}  uncertain {counts['uncertain']}"
         + f"  waiting {counts['pending'] + counts['queued']}"
@@ -203,7 +222,12 @@ async def run_campaign_command(args: argparse.Namespace, settings: Settings) -> 
     """`baton campaign create|status|list|cancel`."""
     try:
         if args.action == "create":
-            prompt = make_prompt(args.text, choices=args.choice)
+            if args.flow is not None:
+                if args.choice:
+                    raise BadMessage("--choice goes with --text, not --flow")
+                prompt = {"flow": args.flow, "args": _flow_args(args.arg)}
+            else:
+                prompt = make_prompt(args.text, choices=args.choice)
             purpose = _purpose(settings, args.purpose)
             segment = _segment(args, settings)
     except (BadMessage, ValueError) as exc:
@@ -233,7 +257,7 @@ async def run_campaign_command(args: argparse.Namespace, settings: Settings) -> 
                 print(progress_line(found))
             return 0
         campaign_id, total = await db.create_campaign(
-            name=args.name or args.text[:100],
+            name=args.name or (args.text or f"flow {args.flow}")[:100],
             purpose=purpose,
             prompt=prompt,
             segment=segment,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from bot.proactive.throttle import Limiter, Rate
 from dialogs.prompts import Choice, Prompt
 from storage import OutboxRow
 from storage.consents import check_purpose
-from storage.proactive import ProactiveRecord, ProactiveStore
+from storage.proactive import ProactiveRecord, ProactiveStore, Target
 from storage.vocabulary import Author
 
 if TYPE_CHECKING:
@@ -282,15 +283,28 @@ class Proactive:
         self,
         *,
         name: str,
-        message: str | Prompt,
+        message: str | Prompt | None = None,
         purpose: str,
         segment: Mapping[str, Any],
         choices: Iterable[object] = (),
         actor: str | None = None,
+        flow: str | None = None,
+        args: Mapping[str, Any] | None = None,
     ) -> tuple[int | None, int]:
         """Select the segment and start sending; (campaign id, recipients). A segment that
-        selects nobody starts nothing: (None, 0)."""
-        prompt = make_prompt(message, choices=choices)
+        selects nobody starts nothing: (None, 0).
+
+        With `flow` (and its `args`) instead of `message`, each recipient the channel rule
+        allows gets the flow started (`engine.start_flow`, keyed
+        "campaign:{id}:customer:{customer id}", so a restart never starts it twice)."""
+        if flow is not None:
+            if message is not None or tuple(choices):
+                raise BadMessage("a campaign sends a text or starts a flow, not both")
+            prompt = self.flow_payload(flow, args or {})
+        elif message is None:
+            raise BadMessage("a campaign needs a text or a flow")
+        else:
+            prompt = make_prompt(message, choices=choices)
         self.check_purpose(purpose)
         found = await self.db.create_campaign(
             name=name,
@@ -302,6 +316,18 @@ class Proactive:
         )
         self._wake.set()
         return found
+
+    def flow_payload(self, flow: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload of a flow campaign; BadMessage for an unknown flow or bad args."""
+        if self._engine is None:
+            raise RuntimeError("the engine has not started")
+        if self._engine.app.get(flow) is None:
+            raise BadMessage(f"no flow named {flow!r} is registered in the App")
+        try:
+            json.dumps(dict(args))
+        except (TypeError, ValueError):
+            raise BadMessage("args must be JSON values") from None
+        return {"flow": flow, "args": dict(args)}
 
     async def finished(self, campaign_id: int) -> dict[str, Any]:
         """Wait until every recipient of the campaign is queued or skipped and this process
@@ -348,11 +374,43 @@ class Proactive:
         if not room:
             rows, decided, left = await self.db.queue_recipients(campaign, {}, self.channels)
             return left
-        rows, decided, left = await self.db.queue_recipients(campaign, room, self.channels)
+        starts: list[tuple[int, int, Target]] = []
+        rows, decided, left = await self.db.queue_recipients(campaign, room, self.channels, starts)
         if rows:
             self._engine.outbox.enqueue(rows)
+        if starts:
+            await self._start_flows(campaign, starts)
+            left = bool(await self.db.pending_channels(campaign_id))
+            if not left:
+                await self.db.finish_campaign(campaign_id)
         if decided:
             log.debug("campaign %s: %d recipients decided", campaign_id, decided)
         if not left:
             log.info("campaign %s: every recipient is queued or skipped", campaign_id)
         return left
+
+    async def _start_flows(
+        self, campaign: Mapping[str, Any], starts: list[tuple[int, int, Target]]
+    ) -> None:
+        """Start a flow campaign's flow for each recipient, at the channel's proactive rate;
+        the key makes a start after a kill (the row still pending) a no-op."""
+        assert self._engine is not None
+        campaign_id = int(campaign["id"])
+        flow = str(campaign["payload"]["flow"])
+        args = dict(campaign["payload"].get("args") or {})
+        for row_id, customer_id, target in starts:
+            limiter = self._limiters.get(target.channel)
+            if limiter is not None:
+                await limiter.acquire(target.route or target.external_id)
+            try:
+                await self._engine.start_flow(
+                    customer_id,
+                    flow,
+                    key=f"campaign:{campaign_id}:customer:{customer_id}",
+                    **args,
+                )
+            except LookupError:
+                log.warning("campaign %s: flow %r is not registered", campaign_id, flow)
+                await self.db.skip_recipient(row_id, "no_flow", flow=flow)
+                continue
+            await self.db.mark_started(row_id, target)

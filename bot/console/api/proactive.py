@@ -174,11 +174,27 @@ def _segment(data: dict[str, Any]) -> dict[str, Any]:
 
 @authed
 async def create_campaign(request: web.Request, console: Console, who: Principal) -> web.Response:
-    """POST /api/campaigns (admin): one message to a segment; 201 with its progress, or 422
+    """POST /api/campaigns (admin): one message (`text`) or a flow (`flow`, `args`) to a
+    segment; 201 with its progress, or 422
     `empty_segment` when the segment selects nobody (nothing is sent or recorded)."""
     admin_only(who)
     data = await json_body(request)
-    text, choices, purpose = _message_fields(data)
+    flow = data.get("flow")
+    if flow is not None:
+        if "text" in data or "choices" in data:
+            fail(400, "invalid", "a campaign sends a text or starts a flow, not both")
+        if not isinstance(flow, str) or not flow:
+            fail(400, "invalid", "flow must be the name of a flow of the App")
+        flow_args = data.get("args", {})
+        if not isinstance(flow_args, dict):
+            fail(400, "invalid", "args must be an object")
+        purpose = data.get("purpose", "service")
+        if not isinstance(purpose, str):
+            fail(400, "invalid", "purpose must be a string")
+        text, choices = None, list[object]()
+    else:
+        text, choices, purpose = _message_fields(data)
+        flow_args = {}
     name = data.get("name", "")
     if not isinstance(name, str) or len(name) > MAX_NAME:
         fail(400, "invalid", f"name must be a string of at most {MAX_NAME} characters")
@@ -188,11 +204,13 @@ async def create_campaign(request: web.Request, console: Console, who: Principal
         if segment.get("consent"):
             feature.check_purpose(str(segment["consent"]))
         campaign_id, _ = await feature.create_campaign(
-            name=name.strip() or text.strip()[:MAX_NAME],
+            name=name.strip() or (text or f"flow {flow}").strip()[:MAX_NAME],
             message=text,
             purpose=purpose,
             segment=segment,
             choices=choices,
+            flow=flow,
+            args=flow_args,
             actor=f"agent:{who.agent.id}",
         )
     except BadMessage as exc:
