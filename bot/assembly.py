@@ -1,7 +1,8 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
 test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
-understanding and the media intake) followed by those the caller adds (the console, an app's
-own). An `Understanding` the caller passes replaces the default one."""
+understanding and the media intake; the LLM summary at handoff when an LLM is set) followed
+by those the caller adds (the console, an app's own). An `Understanding` the caller passes
+replaces the default one."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
+from bot.llm_summary import LLMSummary
 from bot.media import MediaConfig, MediaIntake
 from bot.settings import Settings
-from bot.understanding import Understanding
+from bot.understanding import Understanding, llm_from_settings
 from dialogs import App
 from storage import Store
 
@@ -25,12 +27,17 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
     """The features every Baton has, in the order they are installed. Without `platforms`
     (`baton shell`) the queue is not watched: that is the work of the process serving the
     platform channels."""
-    return [
+    features: list[Feature] = [
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
         MediaIntake(MediaConfig.from_settings(settings)),
     ]
+    llm = llm_from_settings(settings)
+    if llm is not None and platforms:
+        # The agent's LLM summary at handoff, made by the process serving the platforms.
+        features.append(LLMSummary(llm))
+    return features
 
 
 def build_engine(

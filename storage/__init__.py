@@ -34,6 +34,7 @@ from storage.errors import (
 )
 from storage.files import FileStore, LocalFolder
 from storage.handoffs import GuardedTurn, HandoffOpening
+from storage.llm_summaries import LLM_KEY, LLMSummaries
 from storage.media import MediaFiles, MediaRow
 from storage.outbound import reachable
 from storage.queue import WaitingRow
@@ -52,6 +53,7 @@ from storage.store import Store, open_store
 from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, HandoffStatus, Role
 
 __all__ = [
+    "LLM_KEY",
     "Accepted",
     "Access",
     "AgentRow",
@@ -69,6 +71,7 @@ __all__ = [
     "HandoffOutcome",
     "HandoffStatus",
     "JournalRow",
+    "LLMSummaries",
     "LocalFolder",
     "MediaFiles",
     "MediaRow",
