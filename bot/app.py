@@ -101,6 +101,11 @@ async def create_app(
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _health)
     console = mount_console(app, settings, dialogs_app)
+    from bot.privacy import pages as privacy_pages
+    from bot.privacy import web as privacy_web
+
+    app.router.add_routes(privacy_web.routes())  # the customer's one-time export link
+    app.router.add_routes(privacy_pages.routes())  # the console's customer page
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, engine=True)

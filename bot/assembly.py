@@ -1,8 +1,8 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
 test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
-understanding and the media intake; the LLM summary at handoff when an LLM is set) followed
-by those the caller adds (the console, an app's own). An `Understanding` the caller passes
-replaces the default one."""
+understanding, the media intake, follow-up and privacy; the LLM summary at handoff when an
+LLM is set) followed by those the caller adds (the console, an app's own). An `Understanding`
+the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from adapters.base import Adapter
 from bot.engine import Engine
 from bot.engine.builder import EngineBuilder, Feature
+from bot.followup import Followup, FollowupConfig
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
 from bot.llm_summary import LLMSummary
 from bot.media import MediaConfig, MediaIntake
+from bot.privacy import Privacy
 from bot.settings import Settings
 from bot.understanding import Understanding, llm_from_settings
 from dialogs import App
@@ -25,13 +27,15 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched: that is the work of the process serving the
-    platform channels."""
+    (`baton shell`) the queue is not watched, retention does not run and no LLM summaries
+    are made: that is the work of the process serving the platform channels."""
     features: list[Feature] = [
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
         MediaIntake(MediaConfig.from_settings(settings)),
+        Followup(FollowupConfig.from_settings(settings)),
+        Privacy.from_settings(settings, scheduled=platforms),
     ]
     llm = llm_from_settings(settings)
     if llm is not None and platforms:

@@ -1,4 +1,4 @@
-"""The `baton` command: run, shell, migrate, agent."""
+"""The `baton` command: run, shell, migrate, agent, customer, retention."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.console.commands import add_agent_parser
 
     add_agent_parser(sub)
+    from bot.privacy.commands import add_parsers as add_privacy_parsers
+
+    add_privacy_parsers(sub)  # baton customer erase|export, baton retention
     return parser
 
 
@@ -92,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.privacy.logs import install as scrub_logs
+
+    scrub_logs(settings.log_level)  # no phone numbers or emails at INFO and above
     if command == "shell":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     from adapters.errors import AdapterError
@@ -103,6 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.console.commands import run_agent_command
 
             return asyncio.run(run_agent_command(args, settings))
+        if command in ("customer", "retention"):
+            from bot.privacy import commands as privacy_commands
+
+            run = (
+                privacy_commands.run_customer_command
+                if command == "customer"
+                else privacy_commands.run_retention_command
+            )
+            return asyncio.run(run(args, settings))
         if command == "shell":
             from bot.app import load_app
             from bot.shell import run_shell

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
+
+SurveyKind = Literal["csat", "ces", "nps"]
 
 
 class SettingsError(Exception):
@@ -80,6 +82,36 @@ class Settings(BaseSettings):
     """The event loop of the server and its send processes (`bot.event_loop`): auto takes
     uvloop where it is installed."""
 
+    followup_poll_seconds: float = Field(1.0, gt=0, le=3600)
+    """How often due timers, started flows and new events are looked for (work scheduled in
+    the same process is picked up at once)."""
+    webhook_urls: list[str] = Field(default_factory=list)
+    """URLs every event is POSTed to, signed (JSON list, e.g. '["https://crm.example/hook"]')."""
+    webhook_secret: str | None = None
+    """The HMAC-SHA256 key of the `Baton-Signature` header of outgoing webhooks."""
+    webhook_events: list[str] = Field(default_factory=lambda: ["*"])
+    """Which events the webhooks get: names or patterns ("conversation.*"); all by default."""
+    event_max_attempts: int = Field(10, ge=1, le=100)
+    """Attempts of a listener or webhook before its delivery is given up (and logged)."""
+    event_base_delay: float = Field(5.0, gt=0, le=3600)
+    """Seconds before the first retry of a failed delivery; doubled each time."""
+    event_max_delay: float = Field(3600.0, gt=0, le=86400)
+    survey_kinds: list[SurveyKind] = Field(default_factory=lambda: list[SurveyKind](["csat"]))
+    """Which surveys follow a conversation, asked in this order."""
+    survey_after: Literal["agent", "bot", "both", "none"] = "none"
+    """After what a survey comes: an agent resolved the conversation, the bot contained it (a
+    flow finished), both; "none" (the default) asks no surveys."""
+    survey_delay_minutes: float = Field(0.0, ge=0, le=525600)
+    """How long after the resolution the survey is asked (0: right away)."""
+    survey_min_interval_days: float = Field(30.0, ge=0, le=3650)
+    """A customer is surveyed at most once in this many days."""
+    survey_reopen_low: bool = True
+    """A low score (CSAT or CES 2 or less, NPS 6 or less) hands the conversation to a person."""
+    survey_comment: bool = True
+    """Ask for an optional comment after the score."""
+    survey_bot_flows: list[str] = Field(default_factory=list)
+    """Flows whose completion counts as bot-contained (empty: any flow)."""
+
     reply_by_minutes: float = Field(30.0, gt=0, le=10080)
     """The first human reply is promised within this many minutes (of business hours)."""
     reply_by_warning_minutes: float = Field(5.0, ge=0, le=1440)
@@ -146,6 +178,22 @@ class Settings(BaseSettings):
     """The file types (MIME, comma-separated; "image/*" takes any image) Baton keeps."""
     media_fetch_seconds: float = Field(30.0, gt=0, le=600)
     """A file's download from the platform is given up after this long."""
+    # Privacy (docs/guides/privacy.md): export links and retention, in days (0 keeps forever).
+    privacy_export_minutes: float = Field(30.0, gt=0, le=10080)
+    """How long a customer's one-time export link works."""
+    retention_inbox_days: float = Field(30.0, ge=0, le=36500)
+    """Raw inbound payloads, once handled."""
+    retention_outbox_days: float = Field(30.0, ge=0, le=36500)
+    """Replies sent or given up on (the message itself is kept as a message)."""
+    retention_messages_days: float = Field(730.0, ge=0, le=36500)
+    """Messages on every channel."""
+    retention_journals_days: float = Field(90.0, ge=0, le=36500)
+    """Finished flow runs and their journals."""
+    retention_sessions_days: float = Field(30.0, ge=0, le=36500)
+    """Console sessions and export links, counted from when they expired."""
+    retention_every_hours: float = Field(24.0, ge=0, le=8760)
+    """How often the retention job runs (once across all processes); 0: never by itself
+    (`baton retention` still runs it)."""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -176,6 +224,29 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhooks(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("use at least 16 characters (a random string)")
+        return value
+
+    @model_validator(mode="after")
+    def _signed_webhooks(self) -> Settings:
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError(
+                "BATON_WEBHOOK_URLS needs BATON_WEBHOOK_SECRET: outgoing webhooks are signed"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

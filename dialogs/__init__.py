@@ -24,8 +24,9 @@ from dialogs.intents import Classifier, Intent
 from dialogs.interruptions import Interruptions
 from dialogs.media import Attachment, Contact, Document, Location, Photo, allowed
 from dialogs.prompts import Choice, Media, Prompt
-from dialogs.runtime import HUMAN_CHOICE, Outcome, pending_prompt, run_turn
-from dialogs.triggers import Button, Command, Keyword, Regex, Trigger
+from dialogs.runtime import HUMAN_CHOICE, Outcome, Timer, pending_prompt, run_turn
+from dialogs.triggers import Button, Command, Event, Keyword, Regex, Trigger
+from dialogs.wakes import Wake, WakeOutcome, run_wake
 
 __all__ = [
     "HUMAN_CHOICE",
@@ -39,6 +40,7 @@ __all__ = [
     "Contact",
     "Context",
     "Document",
+    "Event",
     "Flow",
     "FlowError",
     "Intent",
@@ -56,9 +58,13 @@ __all__ = [
     "RegistrationError",
     "ReplayMismatch",
     "Texts",
+    "Timer",
     "Trigger",
+    "Wake",
+    "WakeOutcome",
     "allowed",
     "flow",
     "pending_prompt",
     "run_turn",
+    "run_wake",
 ]

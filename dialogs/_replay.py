@@ -9,6 +9,7 @@ the first question without an answer suspends the flow until the next message.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -60,6 +61,12 @@ class Replay:
         """The answer to a question with choices matched none of them (not understood)."""
         self.rejected = False
         """The answer was refused (no option matched, or the validator said `Invalid`)."""
+        self.sleeping: tuple[int, float, bool] | None = None
+        """The flow sleeps: (journal seq of its `sleep`, until when, cancel on a message)."""
+        self.wake_seq: int | None = None
+        """Set when this turn wakes the run: the seq of the `sleep` that is over."""
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        """Events the flow emitted in this turn (new journal entries only)."""
 
     def _next(self) -> JournalRow | None:
         return self.journal[self.pos] if self.pos < len(self.journal) else None
@@ -179,4 +186,44 @@ class Replay:
             return
         if entry.kind != "handoff":
             raise mismatch("handoff()", f"{entry.kind}({entry.key!r})")
+        self.pos += 1
+
+    async def sleep(self, *, until: float | None, delay: float | None, cancel: bool) -> None:
+        """A durable timer: recorded, then the flow suspends until its wake-up turn."""
+        entry = self._next()
+        if entry is None:
+            now = self.now if self.now is not None else time.time()
+            at = until if until is not None else now + (delay or 0.0)
+            seq = len(self.journal)
+            self._record("sleep", "sleep", {"until": at, "cancel_on_message": cancel})
+            self.sleeping = (seq, at, cancel)
+            raise Suspend
+        if entry.kind != "sleep":
+            raise mismatch("sleep()", f"{entry.kind}({entry.key!r})")
+        seq = self.pos
+        self.pos += 1
+        woke = self._next()
+        if woke is not None:
+            if woke.kind != "woke":
+                raise mismatch("the end of a sleep", f"{woke.kind}({woke.key!r})")
+            self.pos += 1
+            return
+        if self.wake_seq == seq:
+            self.wake_seq = None
+            now = self.now if self.now is not None else time.time()
+            self._record("woke", "woke", {"at": now})
+            return
+        value = entry.value if isinstance(entry.value, dict) else {}
+        self.sleeping = (seq, float(value.get("until", 0.0)), bool(value.get("cancel_on_message")))
+        raise Suspend
+
+    async def emit(self, name: str, data: dict[str, Any]) -> None:
+        """Record an event once (a replay does not emit it again)."""
+        entry = self._next()
+        if entry is None:
+            self._record("emit", name, data)
+            self.events.append((name, data))
+            return
+        if entry.kind != "emit" or entry.key != name:
+            raise mismatch(f"emit({name!r})", f"{entry.kind}({entry.key!r})")
         self.pos += 1

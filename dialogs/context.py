@@ -12,10 +12,13 @@ other services only inside `ctx.step`.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Coroutine, Iterator, Mapping, MutableMapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from dialogs import _codec
+from dialogs.consent import consent_prompt, consent_recorded, with_why
 from dialogs.errors import Invalid, MissingAwait, ReplayMismatch
 from dialogs.languages import LANGUAGE_KEY, SOURCE_KEY, language_in
 from dialogs.media import EXPECT_KEY, answer_as, expect_name
@@ -145,6 +148,7 @@ class Context:
         validate: None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> str: ...
 
     @overload
@@ -156,6 +160,7 @@ class Context:
         validate: Callable[[str], T],
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> T: ...
 
     @overload
@@ -167,6 +172,7 @@ class Context:
         validate: Callable[[T], T] | None = None,
         remember: str | None = None,
         key: str | None = None,
+        why: str | None = None,
     ) -> T: ...
 
     async def ask(
@@ -178,6 +184,7 @@ class Context:
         remember: str | None = None,
         key: str | None = None,
         expect: type[Any] | None = None,
+        why: str | None = None,
     ) -> Any:
         """Ask a question and return the answer.
 
@@ -201,12 +208,41 @@ class Context:
                 not restart flows in progress (defaults to `remember`, then the prompt text).
             expect: `Photo`, `Document`, `Location` or `Contact` (`dialogs.media`): the answer
                 is one of those, and `validate` (e.g. `allowed(...)`) receives it.
+            why: why the data is asked, shown under the question ("so our courier can
+                reach you").
         """
         _check_awaited("ask", prompt, *(choices or ()))
         question = _as_prompt(prompt, choices)
         if expect is not None:
             question = expecting(question, expect_name(expect))
+        if why is not None:
+            key = key or remember or question.text  # the same key with or without a reason
+            question = with_why(question, why)
         return await self._replay.ask(question, validate=validate, remember=remember, key=key)
+
+    async def consent(self, purpose: str, *, why: str, question: str | None = None) -> bool:
+        """Ask for consent to a purpose, saying why; True when the customer agrees.
+
+        The answer is recorded (purpose, time, channel and the exact text shown) by the
+        privacy feature; "stop <purpose>" withdraws it later. Messages for the purpose
+        check the consent in force (`storage.consents.allows`).
+
+        Example:
+            >>> if await ctx.consent("marketing", why="to tell you about sales first"):
+            ...     await ctx.say("You're on the list.")
+
+        Args:
+            purpose: what the consent is for ("marketing", "surveys", your own name).
+            why: the reason, shown with the question.
+            question: the question; default "May we send you <purpose> messages?".
+        """
+        prompt = consent_prompt(purpose, why=why, question=question)
+        answer = await self._replay.ask(
+            prompt, validate=None, remember=None, key=f"consent:{purpose}"
+        )
+        granted = answer == "yes"
+        await self._replay.say(consent_recorded(purpose, granted, prompt.text))
+        return bool(granted)
 
     async def say(self, message: str | Prompt) -> None:
         """Send a message.
@@ -284,6 +320,74 @@ class Context:
             >>> await ctx.handoff(reason="refund over 100 euro")
         """
         await self._replay.handoff(reason)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The arguments a flow was started with (`engine.start_flow(..., **args)`); {} when
+        a message started it.
+
+        Example:
+            >>> order = ctx.args.get("order")
+        """
+        args = self._replay.trigger.get("args")
+        return dict(args) if isinstance(args, Mapping) else {}
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        """The event that started this flow (an `Event` trigger): {"name", "data", "id"}.
+
+        Example:
+            >>> if ctx.event: conversation = ctx.event["data"]["conversation_id"]
+        """
+        event = self._replay.trigger.get("event")
+        return dict(event) if isinstance(event, Mapping) else None
+
+    async def sleep(self, delay: timedelta | float, *, cancel_on_message: bool = False) -> None:
+        """Wait, durably: the flow goes on after `delay` (a timedelta or seconds), once, on
+        the customer's current channel, even across restarts and deploys.
+
+        While it sleeps the customer can talk about anything else. With
+        `cancel_on_message=True` any message of theirs ends this run instead (it never wakes).
+
+        Example:
+            >>> await ctx.say("We'll check in two days whether the parcel arrived.")
+            >>> await ctx.sleep(timedelta(days=2))
+            >>> arrived = await ctx.ask("Did your parcel arrive?", choices=["Yes", "No"])
+        """
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        if seconds < 0:
+            raise ValueError(f"ctx.sleep needs a delay of 0 or more, not {delay!r}")
+        await self._replay.sleep(until=None, delay=seconds, cancel=cancel_on_message)
+
+    async def wait_until(self, when: datetime | float, *, cancel_on_message: bool = False) -> None:
+        """Like `sleep`, until a moment: an aware `datetime` or seconds since the epoch.
+
+        Example:
+            >>> await ctx.wait_until(datetime(2027, 1, 5, 9, 0, tzinfo=UTC))
+        """
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValueError(
+                    "ctx.wait_until needs an aware datetime (with tzinfo), e.g. "
+                    "datetime(2027, 1, 5, 9, tzinfo=UTC)"
+                )
+            at = when.timestamp()
+        else:
+            at = float(when)
+        await self._replay.sleep(until=at, delay=None, cancel=cancel_on_message)
+
+    async def emit(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Record an event for app code (listeners, webhooks, flows with an `Event` trigger),
+        committed with this turn; a replay does not emit it again.
+
+        Example:
+            >>> await ctx.emit("order.refunded", {"order": number})
+        """
+        payload = dict(data or {})
+        json.dumps(payload)  # a clear TypeError now, not when the turn commits
+        if not name or len(name) > 64:
+            raise ValueError("an event name has 1-64 characters, e.g. 'order.refunded'")
+        await self._replay.emit(name, payload)
 
 
 def _check_awaited(method: str, *given: object) -> None:

@@ -54,7 +54,7 @@ from storage.vocabulary import ConversationStatus
 
 log = logging.getLogger("baton.flows")
 
-__all__ = ["HUMAN_CHOICE", "Outcome", "pending_prompt", "run_turn"]
+__all__ = ["HUMAN_CHOICE", "Outcome", "Timer", "pending_prompt", "run_turn"]
 
 HUMAN_CHOICE = "baton:human"
 """A button value that asks for a person wherever it is pressed, like saying "agent".
@@ -67,6 +67,8 @@ _MISUNDERSTOOD_KEY = "_baton_misunderstood"
 _MISUNDERSTOOD_LIMIT = 2
 _SWITCH_KEY = "_baton_switch"
 """Memory key of a pending offer to switch flows: the run, the other flow, its trigger."""
+SLEEPERS_KEY = "_baton_sleepers"
+"""Memory key of the sleeping runs a customer message cancels (`cancel_on_message=True`)."""
 _SWITCH_YES = "baton:switch"
 _SWITCH_NO = "baton:stay"
 DEFAULT_QUESTION_EXPIRY_HOURS = 24.0
@@ -112,6 +114,23 @@ class Outcome:
     """Who started the wait: "customer", "flow" or "misunderstood"."""
     error: BaseException | None = None
     """The exception a flow raised (its run ended "failed" and the customer got an apology)."""
+    timers: list[Timer] = field(default_factory=list)
+    """Runs that went to sleep (`ctx.sleep`): each is woken once, at its time."""
+    cancelled_timers: list[str] = field(default_factory=list)
+    """Sleeping runs the customer's message ended (`cancel_on_message=True`)."""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Events the flows emitted (`ctx.emit`), recorded with the turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A run asleep until `until` (seconds since the epoch); `seq` is its `sleep` entry."""
+
+    run_id: str
+    flow: str
+    seq: int
+    until: float
+    cancel_on_message: bool
 
 
 def pending_prompt(journal: list[JournalRow]) -> Prompt | None:
@@ -159,6 +178,7 @@ async def run_turn(
             else DEFAULT_QUESTION_EXPIRY_HOURS
         )
     turn = _Turn(app, state, incoming, channel, new_run_id, now=now, expiry_hours=expiry)
+    turn.cancel_sleepers()
     await turn.handle()
     turn.count_misunderstood()
     out = turn.out
@@ -229,6 +249,35 @@ class _Turn:
             "misunderstood",
         )
         self.say(self.app.texts.not_understood_handoff)
+
+    def cancel_sleepers(self) -> None:
+        """A customer message ends the sleeping runs that asked for it (`ctx.sleep`)."""
+        sleepers = self.memory.raw().get(SLEEPERS_KEY)
+        if sleepers is None:
+            return
+        del self.memory[SLEEPERS_KEY]
+        for run_id in sleepers if isinstance(sleepers, dict) else ():
+            self.out.ended_runs.append((run_id, "cancelled"))
+            self.out.cancelled_timers.append(run_id)
+
+    def prepare(self, run_id: str, replay: Replay) -> None:
+        """Adjust a replay before the flow runs (a wake-up turn sets `wake_seq`)."""
+
+    def park(self, run_id: str, f: Flow, replay: Replay) -> None:
+        """The run sleeps (`ctx.sleep`): it leaves the active slot until its wake-up."""
+        assert replay.sleeping is not None
+        self.record(run_id, replay)
+        if self.out.active_run_id == run_id:
+            self.out.active_run_id = None
+            self.out.active_flow = None
+            self.out.active_journal = []
+        self.out.ended_runs.append((run_id, "sleeping"))
+        seq, until, cancel = replay.sleeping
+        self.out.timers.append(Timer(run_id, f.name, seq, until, cancel))
+        if cancel:
+            sleepers = dict(self.memory.raw().get(SLEEPERS_KEY) or {})
+            sleepers[run_id] = True
+            self.memory[SLEEPERS_KEY] = sleepers
 
     def end_active(self, status: str) -> None:
         if self.out.active_run_id is not None:
@@ -450,10 +499,14 @@ class _Turn:
             replies=self.out.replies,
             now=self.now,
         )
+        self.prepare(run_id, replay)
         ctx = Context(replay)
         try:
             await f.fn(ctx)
         except Suspend:
+            if replay.sleeping is not None:
+                self.park(run_id, f, replay)
+                return None
             if replay.unmatched:
                 self.misunderstood = True
             self.keep(run_id, f, replay)
@@ -480,6 +533,7 @@ class _Turn:
 
     def record(self, run_id: str, replay: Replay) -> None:
         self.out.journal.extend((run_id, row) for row in replay.new)
+        self.out.events.extend(replay.events)
         if replay.handoff_reason is not None:
             self.set_status(ConversationStatus.WAITING, replay.handoff_reason, "flow")
 

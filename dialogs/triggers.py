@@ -19,7 +19,7 @@ from typing import Protocol
 
 from dialogs.errors import RegistrationError
 
-__all__ = ["Button", "Command", "Keyword", "Message", "Regex", "Trigger"]
+__all__ = ["Button", "Command", "Event", "Keyword", "Message", "Regex", "Trigger"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +135,34 @@ class Button:
     def matches(self, message: Message) -> bool:
         """Whether this button was pressed."""
         return message.choice == self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Starts its flow when an event happens to the customer (see `bot.followup`), in their
+    line like a message: `Event("conversation.resolved")`, or the last part alone,
+    `Event("resolved")`. The flow reads it from `ctx.event`; no message ever matches.
+
+    Example:
+        >>> @flow(triggers=[Event("resolved")])
+        ... async def thanks(ctx: Context) -> None:
+        ...     await ctx.say("Glad we could help!")
+    """
+
+    name: str
+    interrupts: bool = False
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)*", self.name):
+            raise RegistrationError(
+                f"Event({self.name!r}): use an event name such as 'conversation.resolved' "
+                "or 'resolved' (lower case, dots between parts)"
+            )
+
+    def matches(self, message: Message) -> bool:
+        """Messages never start an event's flow."""
+        return False
+
+    def accepts(self, name: str) -> bool:
+        """Whether the event called `name` starts this trigger's flow."""
+        return name == self.name or name.endswith("." + self.name)

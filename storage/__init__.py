@@ -13,6 +13,9 @@ Where things live:
   `storage.queue` (the queue ticker) and `storage.console_reads` (what the console shows);
 - `storage.access`: who may act on a conversation, in Python and in SQL;
 - `storage.outbound`: the one writer of outbound messages and the reachability rule;
+- `storage.followup`: `FollowupStore`, scheduled work fed into customers' lines, durable
+  events and their deliveries, survey answers (`storage.followup_writes`: the same inside a
+  caller's transaction);
 - `storage.identities` (linking codes and proofs), `storage.merges`, `storage.proofs`;
 - `storage.media` (the `media_files` rows) and `storage.files` (where the bytes are kept);
 - `storage.vocabulary`: statuses, outcomes, roles, authors; `storage.records`: the values
@@ -33,6 +36,8 @@ from storage.errors import (
     StoreLocked,
 )
 from storage.files import FileStore, LocalFolder
+from storage.followup import Delivery, FollowupStore, RunRecord
+from storage.followup_writes import WAKE_CONTROL
 from storage.handoffs import GuardedTurn, HandoffOpening
 from storage.llm_summaries import LLM_KEY, LLMSummaries
 from storage.media import MediaFiles, MediaRow
@@ -47,6 +52,7 @@ from storage.records import (
     NewInbound,
     OutboxRow,
     ReplyWrite,
+    ScheduleWrite,
     TurnWrite,
 )
 from storage.store import Store, open_store
@@ -54,6 +60,7 @@ from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, Hando
 
 __all__ = [
     "LLM_KEY",
+    "WAKE_CONTROL",
     "Accepted",
     "Access",
     "AgentRow",
@@ -65,7 +72,9 @@ __all__ = [
     "ConsoleStore",
     "ConversationStatus",
     "CustomerState",
+    "Delivery",
     "FileStore",
+    "FollowupStore",
     "GuardedTurn",
     "HandoffOpening",
     "HandoffOutcome",
@@ -80,6 +89,8 @@ __all__ = [
     "OutboxRow",
     "ReplyWrite",
     "Role",
+    "RunRecord",
+    "ScheduleWrite",
     "SchemaBehind",
     "SessionRow",
     "Store",

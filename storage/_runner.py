@@ -207,6 +207,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=0")  # see _SQLiteRunner: the loop never waits for a lock
     cur.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten, not left in free pages (erasure, retention: privacy).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -26,6 +26,7 @@ from storage._batch import Batcher
 from storage._runner import Runner
 from storage.access import require, require_open
 from storage.errors import ConsoleConflict
+from storage.followup_writes import publish
 from storage.hot_path import write_turns
 from storage.records import OutboxRow, ReplyWrite, TurnWrite
 from storage.store import Store
@@ -478,3 +479,27 @@ def record_event(
             "created_at": time.time() if now is None else now,
         },
     )
+    name = HANDOFF_EVENTS.get(kind)
+    if name is not None:  # the durable event for app code, in the same transaction
+        data: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "handoff_id": handoff_id,
+            "agent_id": agent,
+        }
+        if detail:
+            data.update(detail)
+        publish(conn, customer_id, name, data, now)
+
+
+HANDOFF_EVENTS = {
+    "waiting": "handoff.started",
+    "claimed": "handoff.claimed",
+    "assigned": "handoff.assigned",
+    "released": "handoff.released",
+    "resolved": "conversation.resolved",
+    "handed_back": "handoff.handed_back",
+    "breached": "handoff.breached",
+    "cancelled": "handoff.cancelled",
+    "left": "handoff.left",
+}
+"""The event (see `bot.followup`) each handoff change is published as."""

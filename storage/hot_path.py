@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from storage import outbound
 from storage._statements import (
@@ -40,6 +40,7 @@ from storage._statements import (
     _outbox,
 )
 from storage.errors import AlreadyHandled
+from storage.followup_writes import cancel_timers, publish, schedule
 from storage.outbound import OUTBOX_CLAIM
 from storage.records import Accepted, Claim, CustomerState, JournalRow, OutboxRow, TurnWrite
 from storage.vocabulary import Author, ConversationStatus, Direction
@@ -209,6 +210,13 @@ def write_turns(conn: Connection, owner: str, turns: Sequence[TurnWrite]) -> lis
                 .where(_identities.c.id == t.identity_id)
                 .values(**t.identity_flags)
             )
+        # Follow-up (bot.followup): rare, so checked per turn rather than batched.
+        if t.scheduled:
+            schedule(conn, t.scheduled, now)
+        if t.cancel_timers:
+            cancel_timers(conn, t.cancel_timers, "the customer wrote")
+        for name, data in t.events:
+            publish(conn, t.customer_id, name, data, now)
     return out
 
 
@@ -371,6 +379,16 @@ def failed_many(
                 update(_messages)
                 .where(_messages.c.id == mid)
                 .values(delivery_status="failed", error=error[:2000])
+            )
+        customer = conn.execute(
+            select(_outbox.c.customer_id, _outbox.c.channel).where(_outbox.c.id == oid)
+        ).first()
+        if customer is not None:
+            publish(
+                conn,
+                int(customer[0]),
+                "message.failed",
+                {"message_id": mid, "channel": customer[1], "error": error[:500]},
             )
         flags: dict[str, bool] = {}
         if unreachable:

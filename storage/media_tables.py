@@ -45,3 +45,17 @@ class MediaFile(SQLModel, table=True):
     """Why it was refused: too large, a type not allowed, the download failed or hung, a URL
     not on the platform's host."""
     created_at: float
+
+
+# Erasure and export (storage.personal_data): a customer's files go with them; the bytes on
+# disk are removed by the privacy feature through the media feature's file store.
+from storage.personal_data import PersonalTable, declare  # noqa: E402
+
+declare(
+    PersonalTable(
+        "media_files",
+        export="media",
+        files="location",
+        why="files the customer sent or an agent sent them, and where their bytes are",
+    )
+)

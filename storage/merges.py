@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, update
 
+from storage.followup_writes import publish
 from storage.hot_path import create_customer
 from storage.store import Store
 from storage.tables import metadata
@@ -38,6 +39,10 @@ MOVED = (
     "link_codes",
     "consents",
     "media_files",
+    "scheduled",
+    "events",
+    "event_deliveries",
+    "survey_answers",
 )
 """Every table with a customer_id column whose rows move in a merge (flow_journal follows its
 run; customers' own row is merged field by field)."""
@@ -167,6 +172,7 @@ def merge(
         ).scalar_one()
     )
     store.forget_identities((keep, other))
+    publish(conn, keep, "customer.linked", {"other_customer_id": other, "proof": proof}, now)
     return Merged(keep, other, log_id, moved)
 
 

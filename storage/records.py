@@ -15,6 +15,7 @@ __all__ = [
     "NewInbound",
     "OutboxRow",
     "ReplyWrite",
+    "ScheduleWrite",
     "TurnWrite",
 ]
 
@@ -110,6 +111,27 @@ class TurnWrite:
     handoff_reason: str | None = None
     identity_flags: dict[str, bool] | None = None
     """e.g. {"opted_out": True} for the inbound identity."""
+    scheduled: list[ScheduleWrite] = field(default_factory=list)
+    """Work to schedule in the customer's line (a sleeping flow's wake-up; `bot.followup`)."""
+    cancel_timers: list[str] = field(default_factory=list)
+    """Runs whose pending wake-ups are cancelled (the customer wrote; `bot.followup`)."""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Events to record with the turn: (name, data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleWrite:
+    """Work to run in a customer's line at `due_at` (see `storage.followup_tables`)."""
+
+    customer_id: int
+    kind: str
+    """"wake" (a sleeping run), "start" (a flow) or "event" (an event for the flows)."""
+    due_at: float
+    run_id: str | None = None
+    flow: str | None = None
+    payload: Mapping[str, Any] | None = None
+    key: str | None = None
+    """An idempotency key: a second row with the same key is not made."""
 
 
 @dataclass(frozen=True, slots=True)

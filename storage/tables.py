@@ -455,3 +455,16 @@ class ConsentRecord(SQLModel, table=True):
 from storage.media_tables import MediaFile  # noqa: E402
 
 __all__ += ["MediaFile"]
+
+# --- Follow-up: scheduled work, events, surveys (revision "followup") -----------------------
+from storage.followup_tables import (  # noqa: E402  (registers the tables in `metadata`)
+    EventDelivery,
+    EventItem,
+    ScheduledItem,
+    SurveyAnswer,
+)
+
+__all__ += ["EventDelivery", "EventItem", "ScheduledItem", "SurveyAnswer"]
+
+# Privacy (revision "privacy"): imported last so the metadata holds its tables.
+import storage.privacy_tables  # noqa: E402, F401

@@ -312,6 +312,25 @@ def document() -> dict[str, Any]:
                 "responses": {**_ok("Added", _obj(id=_INT), "201"), **_errors(400, *_COMMON)},
             }
         },
+        "/api/conversations/{id}/follow-up": {
+            "get": {
+                "summary": "The customer's surveys (newest first) and scheduled work: timers of "
+                "sleeping flows, flows started for them, events for the flows, with their status",
+                "tags": ["conversations"],
+                "parameters": [_ID],
+                "responses": {
+                    **_ok(
+                        "Follow-up",
+                        _obj(
+                            now=_NUM,
+                            surveys={"type": "array", "items": {"type": "object"}},
+                            scheduled={"type": "array", "items": {"type": "object"}},
+                        ),
+                    ),
+                    **_errors(401, 404),
+                },
+            }
+        },
         "/api/conversations/{id}/claim": _action("Take a waiting conversation"),
         "/api/conversations/{id}/assign": _action(
             "Reserve the conversation for another agent", _obj(["agent_id"], agent_id=_INT)
@@ -482,6 +501,7 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_privacy_paths())  # customers, consents, export, erasure, the audit trail
     return {
         "openapi": "3.1.0",
         "info": {
@@ -504,3 +524,9 @@ def document() -> dict[str, Any]:
             "schemas": _schemas(),
         },
     }
+
+
+def _privacy_paths() -> dict[str, Any]:
+    from bot.console.api.customers import openapi_paths
+
+    return openapi_paths(_ok, _errors, _body, _obj, _ID)

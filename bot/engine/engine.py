@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.base import DeliveryUpdate, Inbound
 from adapters.errors import BadRequest
 from bot.engine.lanes import Lanes
-from bot.engine.signals import Activity, CustomersMerged, CustomerUnlinked
+from bot.engine.signals import Activity, CustomersMerged, CustomerUnlinked, WorkScheduled
 from bot.engine.turns import TurnRunner
-from storage import Accepted, AlreadyHandled, NewInbound
+from storage import Accepted, AlreadyHandled, FollowupStore, NewInbound, ScheduleWrite
 
 if TYPE_CHECKING:
     from bot.engine.builder import EngineBuilder, Feature
@@ -147,6 +149,59 @@ class Engine:
                     self.states.remember_new(row.new_customer, row.identity_id)
                 self.lanes.push(row)
         return [row is not None for row in accepted]
+
+    async def start_flow(
+        self,
+        customer_id: int,
+        flow_name: str,
+        *,
+        at: datetime | float | None = None,
+        key: str | None = None,
+        **args: Any,
+    ) -> bool:
+        """Start the flow `flow_name` for a customer, in their line: a turn without a
+        customer message, handled in order with their messages, once, and committed like
+        one (its replies go to the customer's current channel). The flow reads `args` from
+        `ctx.args`.
+
+        Example:
+            >>> await engine.start_flow(42, "parcel_follow_up", order="1234 5678")
+
+        Args:
+            customer_id: the customer (LookupError when there is none).
+            flow_name: a flow of the App, by name (LookupError when it is not registered).
+            at: when (an aware datetime or seconds since the epoch, on the engine's clock);
+                now when None.
+            key: makes the call idempotent: a second start with the same key is not made
+                (e.g. "survey:event:17"); False is returned then.
+            **args: JSON values for the flow.
+
+        Returns:
+            True when scheduled, False when `key` was already used.
+        """
+        if self.app.get(flow_name) is None:
+            raise LookupError(
+                f"no flow named {flow_name!r} is registered in the App (add it to App(flows=[...])"
+                " or with App.add)"
+            )
+        try:
+            json.dumps(args)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"start_flow arguments must be JSON values: {exc}") from None
+        if isinstance(at, datetime):
+            if at.tzinfo is None:
+                raise ValueError("start_flow(at=...) needs an aware datetime (with tzinfo)")
+            due = at.timestamp()
+        else:
+            due = self.core.clock() if at is None else float(at)
+        scheduled = await FollowupStore(self.store).schedule(
+            ScheduleWrite(
+                customer_id, "start", due, flow=flow_name, payload={"args": args}, key=key
+            )
+        )
+        if scheduled:
+            self.signals.emit(WorkScheduled(customer_id, due))
+        return scheduled
 
     async def delivery_status(self, update: DeliveryUpdate) -> None:
         """Record a delivery receipt. See `Sink`."""

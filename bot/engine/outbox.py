@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from adapters.base import Adapter, Address
 from adapters.errors import RateLimited, SendError, Unreachable
 from bot.engine.signals import Activity, IdentityFlagged, Signals
+from bot.privacy.logs import scrub
 from dialogs.prompts import Prompt
 from storage import OutboxRow, Store
 
@@ -129,7 +130,10 @@ class Outbox:
                 delay, error = retry
                 if attempts >= self.max_attempts:
                     log.error(
-                        "outbox %s: giving up after %d attempts: %s", row.id, attempts, error
+                        "outbox %s: giving up after %d attempts: %s",
+                        row.id,
+                        attempts,
+                        scrub(error),
                     )
                     await self._store.outbox_failed(row, attempts=attempts, error=error)
                     return
@@ -137,7 +141,7 @@ class Outbox:
                     "outbox %s: attempt %d failed (%s); next in %.1fs",
                     row.id,
                     attempts,
-                    error,
+                    scrub(error),
                     delay,
                 )
                 await self._store.outbox_retry(
@@ -165,7 +169,7 @@ class Outbox:
                     Address(row.channel, row.external_id, row.route, last_inbound), rendered
                 )
         except Unreachable as exc:
-            log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, exc)
+            log.info("outbox %s: %s is unreachable: %s", row.id, row.channel, scrub(str(exc)))
             flags = {"opted_out": True} if exc.code == "opted_out" else {"unreachable": True}
             await self._store.outbox_failed(row, attempts=attempts, error=str(exc), **flags)
             if row.identity_id is not None:
@@ -173,7 +177,7 @@ class Outbox:
             return None
         except SendError as exc:
             if not exc.retryable:
-                log.warning("outbox %s: permanent failure: %s", row.id, exc)
+                log.warning("outbox %s: permanent failure: %s", row.id, scrub(str(exc)))
                 await self._store.outbox_failed(row, attempts=attempts, error=str(exc))
                 return None
             delay = (

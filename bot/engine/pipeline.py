@@ -41,7 +41,16 @@ from typing import Any, Protocol
 from adapters.base import Inbound
 from dialogs import App, Outcome
 from dialogs.prompts import Prompt
-from storage import Accepted, CustomerState, OutboxRow, ReplyWrite, TurnWrite, reachable
+from storage import (
+    WAKE_CONTROL,
+    Accepted,
+    CustomerState,
+    OutboxRow,
+    ReplyWrite,
+    ScheduleWrite,
+    TurnWrite,
+    reachable,
+)
 
 __all__ = ["Next", "Pipeline", "Slot", "Stage", "StatusChanged", "Turn", "Wrapper", "answer_of"]
 
@@ -126,6 +135,10 @@ class Turn:
     """Flags to set on the inbound identity with this turn (opt-out, opt-in)."""
     outbox: list[OutboxRow] | None = None
     """The replies' outbox rows once committed; None until the turn is committed."""
+    scheduled: list[ScheduleWrite] = field(default_factory=list)
+    """Work to schedule in the customer's line with this turn (besides the flows' timers)."""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Events to record with this turn (besides those the flows emitted)."""
     _answer: dict[str, Any] | None = None
 
     @property
@@ -134,6 +147,12 @@ class Turn:
         if self._answer is None:
             self._answer = answer_of(self.inbound)
         return self._answer
+
+    @property
+    def wake(self) -> bool:
+        """True for a turn without a customer message (a timer, a started flow, an event;
+        see `bot.followup`): nothing is recorded as said by the customer."""
+        return self.inbound.control == WAKE_CONTROL
 
     @property
     def customer_id(self) -> int:
@@ -173,7 +192,11 @@ class Turn:
         """Everything this turn changes, for one transaction."""
         inbound = self.inbound
         state = self.state
-        payload = {**self.answer, "edited": True} if inbound.edited else self.answer
+        payload: dict[str, Any] | None = (
+            {**self.answer, "edited": True} if inbound.edited else self.answer
+        )
+        if self.wake:
+            payload = None
         write = TurnWrite(
             inbox_id=self.row.inbox_id,
             customer_id=self.row.customer_id,
@@ -186,6 +209,8 @@ class Turn:
             active_run_id=state.active_run_id,
             replies=[self.reply_to(p.text, p.to_json()) for p in self.replies],
             identity_flags=self.identity_flags,
+            scheduled=list(self.scheduled),
+            events=list(self.events),
         )
         outcome = self.outcome
         if outcome is not None:
@@ -196,6 +221,20 @@ class Turn:
             write.memory = outcome.memory
             write.status = outcome.status
             write.handoff_reason = outcome.handoff_reason
+            write.cancel_timers = list(outcome.cancelled_timers)
+            write.events.extend(outcome.events)
+            write.scheduled.extend(
+                ScheduleWrite(
+                    self.row.customer_id,
+                    "wake",
+                    timer.until,
+                    run_id=timer.run_id,
+                    flow=timer.flow,
+                    payload={"seq": timer.seq},
+                    key=f"wake:{timer.run_id}:{timer.seq}",
+                )
+                for timer in outcome.timers
+            )
         return write
 
 

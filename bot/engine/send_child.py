@@ -159,7 +159,7 @@ class Child:
         elif "error" in message:
             future.set_exception(remote_error(message["error"]))
         else:
-            log.warning("%s: a malformed answer to send %s: %.200s", self, rid, message)
+            log.warning("%s: a malformed answer to send %s (keys %s)", self, rid, sorted(message))
             future.set_exception(
                 SendError(
                     "a malformed answer from the send process",

@@ -46,7 +46,8 @@ class _Worker:
             return
         rid = message.get("id")
         if not isinstance(rid, int) or isinstance(rid, bool):
-            log.warning("a request without an id ignored: %.200s", message)
+            log.warning("a request without an id ignored (keys %s)", sorted(message))
+            log.debug("the request: %.200s", message)
             return
         if message.get("cancel") is True:
             task = self.tasks.get(rid)
@@ -67,7 +68,8 @@ class _Worker:
                 raise TypeError("to/parts have the wrong shape")
             adapter = self.adapters[str(message["channel"])]
         except (KeyError, TypeError) as exc:
-            log.warning("a malformed request %s refused (%r): %.200s", rid, exc, message)
+            log.warning("a malformed request %s refused (%s)", rid, type(exc).__name__)
+            log.debug("the request: %.200s", message)
             refusal = SendError(
                 f"the send process cannot read this request: {exc!r}",
                 retryable=False,

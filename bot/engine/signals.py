@@ -20,6 +20,7 @@ step. Signals of the engine:
 | `CustomersMerged` | linking | two customers became one |
 | `CustomerUnlinked` | linking | an identity left its customer |
 | `ConversationChanged` | handoff | people changed a conversation (claim, reply, resolve, queue) |
+| `WorkScheduled` | engine | work was scheduled in a customer's line (`Engine.start_flow`) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "Signals",
     "StrayRows",
     "TurnCommitted",
+    "WorkScheduled",
 ]
 
 S = TypeVar("S")
@@ -115,6 +117,14 @@ class ConversationChanged:
     agents see is stale, and so is the engine's cached state of that customer."""
 
     customer_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkScheduled:
+    """Work was scheduled in a customer's line, due at `due_at` (engine clock)."""
+
+    customer_id: int
+    due_at: float
 
 
 class Signals:

@@ -18,7 +18,9 @@ Example:
 In a test suite the `chat` fixture comes with Baton (the pytest plugin `bot.testing.plugin`,
 `baton_app = "module:app"` in the pytest configuration); `chat_fixture(app)` in `conftest.py`
 makes one with other options. `running_baton` runs a Baton without any emulator, for tests
-that drive the engine or the web channel directly.
+that drive the engine or the web channel directly. `chat_with_restarts` stops and starts
+Baton mid-script on the same database while the emulator goes on (a deploy), and
+`Running.advance(timedelta(days=2))` moves Baton's clock so timers fall due without waiting.
 
 Modules: `server.py` (a running Baton), `chats.py` (`chat_on`, `chats_on`; the channels come
 from the channel registry), `script.py` (`ChatScript`), `reply.py` (what the customer sees),
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.testing.chats import CHANNELS, chat_on, chats_on
+from bot.testing.chats import CHANNELS, Restartable, chat_on, chat_with_restarts, chats_on
 from bot.testing.reply import Conversation, Reply
 from bot.testing.script import ChatScript
 from bot.testing.server import Running, running_baton
@@ -42,9 +44,11 @@ __all__ = [
     "ChatScript",
     "Conversation",
     "Reply",
+    "Restartable",
     "Running",
     "chat_fixture",
     "chat_on",
+    "chat_with_restarts",
     "chats_on",
     "running_baton",
 ]

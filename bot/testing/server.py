@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -58,6 +59,36 @@ class Running:
     def url(self, path: str) -> str:
         """The full URL of `path` on this Baton."""
         return self.base_url + path
+
+    async def advance(self, delta: timedelta | float) -> None:
+        """Move this Baton's clock forward (no real waiting) and do what falls due: timers
+        wake, delayed flows start; returns once the turns they caused are committed.
+
+        Example:
+            >>> await baton.advance(timedelta(days=2))     # the flow's ctx.sleep is over
+        """
+        from bot.followup import Followup
+
+        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+        core = self.engine.core
+        base = core.clock
+        core.clock = lambda: base() + seconds
+        await self.settle()
+        await self.engine.feature(Followup).tick()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until events are delivered and the turns they cause are committed (those
+        due now; retries with a back-off are not waited for)."""
+        from bot.followup import Followup
+
+        followup = self.engine.feature(Followup)
+        for _ in range(50):
+            await self.engine.idle()
+            await followup.tick()
+            await self.engine.idle()
+            if not await followup.busy():
+                return
 
 
 @asynccontextmanager

@@ -67,6 +67,7 @@ FLOW_API = {
     "ReplayMismatch",
     "Texts",
     "Trigger",
+    "Event",
     "flow",
     # media answers (dialogs.media)
     "Attachment",
@@ -76,9 +77,14 @@ FLOW_API = {
     "Photo",
     "allowed",
     # what the engine calls: the runtime (dialogs.runtime)
+    # what the engine calls: the runtime (dialogs.runtime, dialogs.wakes)
     "Outcome",
+    "Timer",
+    "Wake",
+    "WakeOutcome",
     "pending_prompt",
     "run_turn",
+    "run_wake",
 }
 
 

@@ -10,7 +10,9 @@ deep, too large, not UTF-8, another content type) is `bad_json` (400), `too_larg
 One module per resource, each with its `routes()`: `session` (logging in and out, sessions),
 `conversations` (the queue, a conversation, the handoff actions), `messages` (history, replies,
 notes), `agents`, `canned` (canned replies), `tokens` (API tokens), `reports`, `identities`
-(linking channels) and `files` (files customers sent, behind the same authorisation);
+(linking channels), `files` (files customers sent, behind the same authorisation),
+`followup` (a customer's surveys and scheduled work) and `customers` (search, export,
+erasure, consents, the audit trail);
 `_request` holds what the handlers share and `_shapes` the shared JSON.
 """
 
@@ -23,7 +25,9 @@ from bot.console.api import (
     agents,
     canned,
     conversations,
+    customers,
     files,
+    followup,
     identities,
     messages,
     reports,
@@ -52,4 +56,6 @@ def routes() -> list[web.RouteDef]:
         *reports.routes(),
         *identities.routes(),
         *files.routes(),
+        *followup.routes(),
+        *customers.routes(),
     ]

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.console.api._request import authed, json_body, optional_int, path_id, visible
 from bot.console.api._shapes import agents_by_id, customer_name, handoff_json, ref
+from bot.console.api.customers import audit_read
 from bot.console.auth import Principal, fail
 from bot.console.core import Console
 from bot.console.policy import can_see
@@ -73,6 +74,7 @@ async def conversation(request: web.Request, console: Console, who: Principal) -
     """GET /api/conversations/{id}: the customer panel, handoffs, notes and events."""
     conversation_id = path_id(request)
     access = await visible(console, who, conversation_id)
+    await audit_read(request, console, who, conversation_id, access.customer_id)
     found = await console.db.conversation(conversation_id)
     if found is None:
         fail(404, "not_found", "no such conversation")

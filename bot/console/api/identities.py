@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console.api._request import admin_only, authed, json_body, path_id
+from bot.console.api.customers import audit_link
 from bot.console.auth import Principal, fail
 from bot.console.core import Console
 
@@ -25,6 +26,9 @@ async def link_identities(request: web.Request, console: Console, who: Principal
         fail(404, "not_found", "no such identity")
     if merged is None:
         return web.json_response({"customer_id": None, "merge_log_id": None})
+    await audit_link(
+        request, console, who, "link", {"customer_id": merged.keep, "merged": merged.other}
+    )
     return web.json_response({"customer_id": merged.keep, "merge_log_id": merged.log_id})
 
 
@@ -39,6 +43,13 @@ async def unlink_identity(request: web.Request, console: Console, who: Principal
         fail(404, "not_found", "no such identity")
     if unlinked is None:
         fail(409, "not_linked", "the identity is its customer's only one")
+    await audit_link(
+        request,
+        console,
+        who,
+        "unlink",
+        {"customer_id": unlinked.customer_id, "identity_id": identity_id},
+    )
     return web.json_response(
         {"customer_id": unlinked.new_customer_id, "merge_log_id": unlinked.log_id}
     )

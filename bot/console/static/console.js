@@ -319,13 +319,15 @@
     const id = state.current;
     if (id === null) return;
     try {
-      const [detail, history] = await Promise.all([
+      const [detail, history, followUp] = await Promise.all([
         api("GET", `/api/conversations/${id}`),
         api("GET", `/api/conversations/${id}/messages?limit=300`),
+        api("GET", `/api/conversations/${id}/follow-up`),
       ]);
       if (state.current !== id) return;
       state.skew = detail.now - Date.now() / 1000;
       state.detail = detail;
+      state.followUp = followUp;
       state.messages = history.messages;
       renderConversation();
     } catch (error) {
@@ -518,6 +520,40 @@
     return String(value);
   }
 
+  const SCHEDULED = { wake: "Flow wakes", start: "Flow starts", event: "Event for flows" };
+  const SCHEDULED_STATUS = { pending: "Scheduled", fired: "Done", cancelled: "Cancelled", failed: "Failed" };
+
+  // The customer's surveys and scheduled work; customer text goes in with textContent only.
+  function renderFollowUp() {
+    const f = state.followUp || { surveys: [], scheduled: [] };
+    const surveys = $("cust-surveys");
+    clear(surveys);
+    if (!f.surveys.length) surveys.append(el("li", { className: "muted", text: "None." }));
+    for (const s of f.surveys) {
+      surveys.append(
+        el(
+          "li",
+          { className: "survey" },
+          el("div", { text: `${s.kind.toUpperCase()} ${s.score} · ${clock(s.created_at)}` }),
+          el("div", { className: "muted small", text: [s.comment, s.channel, s.after === "bot" ? "after the bot" : "after an agent"].filter(Boolean).join(" · ") }),
+        ),
+      );
+    }
+    const scheduled = $("cust-scheduled");
+    clear(scheduled);
+    if (!f.scheduled.length) scheduled.append(el("li", { className: "muted", text: "Nothing scheduled." }));
+    for (const t of f.scheduled) {
+      scheduled.append(
+        el(
+          "li",
+          { className: "scheduled" },
+          el("div", { text: `${SCHEDULED[t.kind] || t.kind}${t.flow ? `: ${t.flow}` : ""}` }),
+          el("div", { className: "muted small", text: [`${SCHEDULED_STATUS[t.status] || t.status} · due ${clock(t.due_at)}`, t.reason].filter(Boolean).join(" · ") }),
+        ),
+      );
+    }
+  }
+
   function renderCustomer() {
     const d = state.detail;
     const c = d.customer;
@@ -579,6 +615,8 @@
     const keys = Object.keys(c.memory || {});
     if (!keys.length) memory.append(el("dd", { className: "muted", text: "Nothing remembered." }));
     for (const key of keys) fact(memory, key, show(c.memory[key]));
+
+    renderFollowUp();
 
     const earlier = $("cust-earlier");
     clear(earlier);

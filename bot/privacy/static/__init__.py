@@ -1,0 +1,1 @@
+"""The console customer page's HTML and script."""
