@@ -12,10 +12,13 @@ The customer's turn never waits for the model: the handoff and its extractive su
 with the turn; the call happens afterwards in this feature's own task. The work is durable
 without a table of its own: an open handoff whose summary JSON has no "llm" key still needs
 one, so a restart picks up what the last run left, and a handoff that has one (written, or a
-failure recorded) is never sent again. A failure (timeout, refusal, no answer after the
-retries) is recorded as {"text": null, "error": ...} and the extractive summary stays what
-the agent reads. Phone numbers and e-mail addresses are masked by `dialogs.llm.LLM` before
-the request leaves the process; the prompt is `bot.llm_summary.prompt`.
+failure recorded) is never sent again. The process that makes one first claims it
+({"pending": true, "at": ...}, under a row lock), so several processes never both pay; a
+claim left by a process that stopped mid-call is taken over after `stale_after` seconds. A
+failure (timeout, refusal, no answer after the retries) is recorded as {"text": null,
+"error": ...} and the extractive summary stays what the agent reads. Phone numbers and
+e-mail addresses are masked by `dialogs.llm.LLM` before the request leaves the process; the
+prompt is `bot.llm_summary.prompt`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class LLMSummary:
     ) -> None:
         self.llm = llm
         self.every = every
+        self.stale_after = max(600.0, 2 * llm.timeout * (llm.retries + 1))
+        """Seconds after which another process's unfinished claim on a handoff is taken
+        over (that process stopped mid-call)."""
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -112,12 +118,16 @@ class LLMSummary:
         if self._db is None or self._history is None:
             raise RuntimeError("the LLM summary feature is not installed in an engine")
         stored = 0
-        for handoff in await self._db.pending():
+        now = self.clock()
+        stale_before = now - self.stale_after
+        for handoff in await self._db.pending(stale_before):
             handoff_id = int(handoff["id"])
             if handoff_id in self._busy:
                 continue
             self._busy.add(handoff_id)
             try:
+                if not await self._db.claim(handoff_id, self.clock(), stale_before):
+                    continue  # made meanwhile, or being made by another process
                 history = await self._history.history(
                     int(handoff["customer_id"]), limit=MAX_MESSAGES
                 )

@@ -148,7 +148,7 @@ async def test_the_agent_gets_an_llm_summary_at_handoff(tmp_path: Path) -> None:
         # --8<-- [end:llm-summary]
         for _ in range(200):
             [handoff] = await ConsoleStore(chat.baton.store).open_handoffs()
-            if "llm" in handoff["summary"]:
+            if "text" in handoff["summary"].get("llm", {}):
                 break
             await asyncio.sleep(0.05)
     assert handoff["summary"]["llm"]["text"] == (

@@ -18,6 +18,7 @@ from bot.llm_summary import INSTRUCTIONS, LLMSummary
 from bot.testing import ChatScript, chat_on
 from dialogs import App, Command, Context, flow
 from dialogs.flows import Texts
+from storage import LLMSummaries
 from tests.console.support import Browser, add_agent
 
 SUMMARY = "Ada's parcel for order ORD-5521 arrived broken; she wants a refund and a person."
@@ -78,7 +79,7 @@ async def handoff_seen_by_agent(chat: ChatScript, *, llm: bool = True) -> dict[s
             status, body = await browser.get(f"/api/conversations/{conversation}")
             assert status == 200
             handoff: dict[str, Any] = body["handoff"]
-            if not llm or "llm" in handoff["summary"]:
+            if not llm or "text" in handoff["summary"].get("llm", {}):
                 return handoff
             await asyncio.sleep(0.05)
     raise AssertionError("the LLM summary never came")
@@ -218,3 +219,22 @@ async def test_a_model_that_hangs_does_not_delay_the_customer(
     assert handed_off < 5
     assert handoff["summary"]["llm"]["text"] is None
     assert handoff["summary"]["llm"]["error"]
+
+
+async def test_one_process_at_a_time_claims_a_handoff(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'summary.db'}"
+    async with chat_on("telegram", APP, database_url=url) as chat:  # no LLM configured
+        await hand_off(chat)
+        first, second = LLMSummaries(chat.baton.store), LLMSummaries(chat.baton.store)
+        [handoff] = await first.pending(stale_before=0)
+        claims = [
+            await first.claim(handoff["id"], now=1000, stale_before=0),
+            await second.claim(handoff["id"], now=1001, stale_before=0),  # another process
+            await second.claim(handoff["id"], now=2000, stale_before=1500),  # the first died
+        ]
+        assert await second.pending(stale_before=1500) == []  # claimed at 2000
+        assert await second.store(handoff["id"], {"text": "made", "error": None})
+        assert not await first.store(handoff["id"], {"text": "late", "error": None})
+        left = await first.pending(stale_before=10**12)
+    assert claims == [True, False, True]
+    assert left == []  # a finished summary is never taken again
