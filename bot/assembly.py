@@ -1,7 +1,8 @@
 """The one place an engine is put together, the same for `baton run`, `baton shell` and the
 test kit: storage, the bot, the channels, and the features every Baton has (linking, handoff,
-understanding, the media intake, follow-up and privacy) followed by those the caller adds (the
-console, an app's own). An `Understanding` the caller passes replaces the default one."""
+understanding, the media intake, follow-up and privacy; the LLM summary at handoff when an
+LLM is set) followed by those the caller adds (the console, an app's own). An `Understanding`
+the caller passes replaces the default one."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from bot.engine.builder import EngineBuilder, Feature
 from bot.followup import Followup, FollowupConfig
 from bot.handoff import HandoffConfig, Handoffs
 from bot.linking import Linking
+from bot.llm_summary import LLMSummary
 from bot.media import MediaConfig, MediaIntake
 from bot.privacy import Privacy
 from bot.proactive import Proactive, ProactiveConfig
 from bot.settings import Settings
-from bot.understanding import Understanding
+from bot.understanding import Understanding, llm_from_settings
 from dialogs import App
 from storage import Store
 
@@ -26,10 +28,10 @@ __all__ = ["build_engine", "default_features"]
 
 def default_features(settings: Settings, *, platforms: bool = True) -> list[Feature]:
     """The features every Baton has, in the order they are installed. Without `platforms`
-    (`baton shell`) the queue is not watched, retention does not run and campaigns are not
-    driven: that is the work of
-    the process serving the platform channels."""
-    return [
+    (`baton shell`) the queue is not watched, retention does not run, campaigns are not driven
+    and no LLM summaries are made: that is the work of the process serving the platform
+    channels."""
+    features: list[Feature] = [
         Linking(),
         Handoffs(HandoffConfig.from_settings(settings), queue_ticker=platforms),
         Understanding(),
@@ -38,6 +40,11 @@ def default_features(settings: Settings, *, platforms: bool = True) -> list[Feat
         Privacy.from_settings(settings, scheduled=platforms),
         Proactive(ProactiveConfig.from_settings(settings), campaigns=platforms),
     ]
+    llm = llm_from_settings(settings)
+    if llm is not None and platforms:
+        # The agent's LLM summary at handoff, made by the process serving the platforms.
+        features.append(LLMSummary(llm))
+    return features
 
 
 def build_engine(

@@ -39,6 +39,7 @@ from storage.files import FileStore, LocalFolder
 from storage.followup import Delivery, FollowupStore, RunRecord
 from storage.followup_writes import WAKE_CONTROL
 from storage.handoffs import GuardedTurn, HandoffOpening
+from storage.llm_summaries import LLM_KEY, LLMSummaries
 from storage.media import MediaFiles, MediaRow
 from storage.outbound import reachable
 from storage.queue import WaitingRow
@@ -58,6 +59,7 @@ from storage.store import Store, open_store
 from storage.vocabulary import Author, ConversationStatus, HandoffOutcome, HandoffStatus, Role
 
 __all__ = [
+    "LLM_KEY",
     "WAKE_CONTROL",
     "Accepted",
     "Access",
@@ -78,6 +80,7 @@ __all__ = [
     "HandoffOutcome",
     "HandoffStatus",
     "JournalRow",
+    "LLMSummaries",
     "LocalFolder",
     "MediaFiles",
     "MediaRow",

@@ -307,6 +307,12 @@ def _schemas() -> dict[str, Any]:
             },
             memory={"type": "object"},
             identities={"type": "array", "items": {"type": "object"}},
+            llm={
+                "type": "object",
+                "description": "With an LLM configured: its summary for the agent (text null "
+                "and error set when the call failed), model, tokens_in, tokens_out, cost, "
+                "attempts, seconds, at; absent until it is made",
+            },
         ),
         "Handoff": _obj(
             id=_INT,

@@ -4,6 +4,7 @@ Slack through the emulators where a customer is in it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from dialogs.llm import LLM, grounded_answer
 # --8<-- [end:import-llm]
 from dialogs.matching import Guess
 from examples.understanding_shop import app, kb, order_status, refund
+from storage import ConsoleStore
 
 
 # --8<-- [start:classifier]
@@ -126,3 +128,30 @@ async def test_ask_answers_through_the_emulated_model(
             )
     (call,) = emulator.calls("chat.completions")
     assert call.params["model"] == "test"
+
+
+async def test_the_agent_gets_an_llm_summary_at_handoff(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'summary.db'}"
+    # --8<-- [start:llm-summary]
+    emulator = OpenAIEmulator()
+    emulator.answer("Ada asks where order 12345678 is and wants a person.")
+    async with (
+        emulator.run() as url,
+        chat_on("telegram", app, database_url=database_url, llm_base_url=url + "/v1") as chat,
+    ):
+        await chat.send("agent please")  # a handoff starts; the customer is not kept waiting
+        await chat.next_reply()
+        [handoff] = await ConsoleStore(chat.baton.store).open_handoffs()
+        # ... moments later, the console shows handoff["summary"]["llm"]:
+        # {"text": "Ada asks ...", "error": None, "model": ..., "tokens_in": ...,
+        #  "tokens_out": ..., "cost": ..., "attempts": 1, "seconds": ..., "at": ...}
+        # --8<-- [end:llm-summary]
+        for _ in range(200):
+            [handoff] = await ConsoleStore(chat.baton.store).open_handoffs()
+            if "text" in handoff["summary"].get("llm", {}):
+                break
+            await asyncio.sleep(0.05)
+    assert handoff["summary"]["llm"]["text"] == (
+        "Ada asks where order 12345678 is and wants a person."
+    )
+    assert "last_messages" in handoff["summary"]

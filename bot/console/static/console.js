@@ -598,6 +598,8 @@
       if (h.position) fact(hf, "Place in queue", `#${h.position}`);
       fact(hf, "Flow", h.summary && h.summary.flow);
       fact(hf, "Step", h.summary && h.summary.step);
+      const llm = h.summary && h.summary.llm;
+      if (llm) fact(hf, "Summary (LLM)", llm.text || (llm.pending ? "Being written…" : "Not available (the model failed); see the answers and messages."), llm.text ? "llm-summary" : "muted");
     } else {
       fact(hf, "Status", STATUS[d.status] || d.status);
     }
