@@ -71,11 +71,11 @@ async def upload(request: web.Request, console: Console, who: Principal) -> web.
         fail(415, "file_type", f"{mime} files are not accepted: {', '.join(config.types)}")
     if request.content_length is not None and request.content_length > config.max_bytes:
         fail(413, "too_large", f"the limit is {config.max_bytes} bytes")
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(65536):
-        data += chunk
-        if len(data) > config.max_bytes:
-            fail(413, "too_large", f"the limit is {config.max_bytes} bytes")
+    # The whole body: the server's body deadline (bot.web_guard) may have read it already, and
+    # then `request.content` is empty; `read()` answers the bytes either way.
+    data = await request.read()
+    if len(data) > config.max_bytes:
+        fail(413, "too_large", f"the limit is {config.max_bytes} bytes")
     if not data:
         fail(400, "invalid", "send the file as the request body")
     name = (request.query.get("name") or "").strip()[:200] or "attachment"

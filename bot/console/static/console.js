@@ -156,15 +156,17 @@
     }
   }
 
-  async function api(method, path, body) {
+  // `file`: send a File as the raw body (its type as Content-Type) instead of JSON.
+  async function api(method, path, body, file) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (file) headers["Content-Type"] = file.type || "application/octet-stream";
+    else if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
     const response = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: file || (body === undefined ? undefined : JSON.stringify(body)),
     });
     if (response.status === 401) {
       window.location.assign("/console/login");
@@ -488,6 +490,10 @@
           dataset: { status: m.delivery_status },
         }),
       );
+      // Why it failed (for example a channel that cannot carry the file), as text.
+      if (m.error && ["failed", "undelivered", "not sent"].includes(m.delivery_status)) {
+        bubble.append(el("div", { className: "delivery-error", text: sentence(m.error) }));
+      }
     }
     return el("li", { className: `msg from-${m.author} dir-${m.direction}`, dataset: { id: String(m.id) } }, bubble, meta);
   }
@@ -753,19 +759,57 @@
     }
   }
 
+  // --- an attachment to the next reply -----------------------------------------------------
+
+  function chosenFile() {
+    const input = $("attach-input");
+    return state.mode === "reply" && input.files && input.files.length ? input.files[0] : null;
+  }
+
+  function showAttachment() {
+    const file = chosenFile();
+    $("attach-chosen").hidden = !file;
+    $("attach-name").textContent = file ? file.name : "";
+    $("attach-label").textContent = file ? "Change" : "Attach";
+  }
+
+  function removeAttachment() {
+    $("attach-input").value = "";
+    showAttachment();
+  }
+
   async function send(event) {
     event.preventDefault();
     const box = $("composer-text");
     const text = box.value.trim();
-    if (!text || state.current === null) return;
+    const file = chosenFile();
+    if ((!text && !file) || state.current === null) return;
     $("send").disabled = true;
     banner("");
     try {
-      const path = `/api/conversations/${state.current}/${state.mode === "note" ? "notes" : "messages"}`;
-      await api("POST", path, { text });
+      const base = `/api/conversations/${state.current}`;
+      if (state.mode === "note") {
+        await api("POST", `${base}/notes`, { text });
+      } else {
+        const body = text ? { text } : {};
+        if (file) {
+          // Kept first (size and type checked), then sent with the reply by its id.
+          const kept = await api("POST", `${base}/files?name=${encodeURIComponent(file.name)}`, undefined, file);
+          body.files = [kept.id];
+        }
+        await api("POST", `${base}/messages`, body);
+        removeAttachment();
+      }
       box.value = "";
     } catch (error) {
-      banner(error.code === "not_holder" ? "Claim the conversation before replying." : sentence(error.message), "error");
+      // A 413 without the API's body comes from the server's own request size limit.
+      const refused = file && (["too_large", "file_type"].includes(error.code) || error.status === 413);
+      const why = error.code === "error" && error.status === 413 ? "it is too large" : error.message;
+      banner(
+        error.code === "not_holder" ? "Claim the conversation before replying." :
+        refused ? `Could not attach ${file.name}: ${why}.` : sentence(error.message),
+        "error",
+      );
     } finally {
       $("send").disabled = false;
     }
@@ -1039,6 +1083,8 @@
       if (value) act("assign", { agent_id: Number(value) });
     });
     $("composer").addEventListener("submit", send);
+    $("attach-input").addEventListener("change", showAttachment);
+    $("attach-remove").addEventListener("click", removeAttachment);
     $("composer-text").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) send(event);
     });
