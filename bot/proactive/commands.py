@@ -27,8 +27,8 @@ from bot.proactive.errors import BadMessage
 from bot.proactive.service import make_prompt
 from bot.settings import Settings
 from storage import Store, open_store
+from storage.campaigns import CampaignStore
 from storage.consents import check_purpose
-from storage.proactive import ProactiveStore
 
 __all__ = ["add_parsers", "progress_line", "run_campaign_command", "run_send_command"]
 
@@ -102,7 +102,7 @@ async def run_send_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     store = await _store(settings)
     try:
-        record, _ = await ProactiveStore(store).send(
+        record, _ = await CampaignStore(store).send(
             args.customer,
             prompt,
             purpose=purpose,
@@ -195,7 +195,7 @@ def progress_line(campaign: dict[str, Any]) -> str:
     )
 
 
-async def _follow(db: ProactiveStore, campaign_id: int, out: TextIO) -> dict[str, Any]:
+async def _follow(db: CampaignStore, campaign_id: int, out: TextIO) -> dict[str, Any]:
     """Print progress until every recipient is sent, skipped or failed."""
     tty = out.isatty()
     last_print = 0.0
@@ -234,7 +234,7 @@ async def run_campaign_command(args: argparse.Namespace, settings: Settings) -> 
         print(f"baton: {exc}", file=sys.stderr)
         return 2
     store = await _store(settings)
-    db = ProactiveStore(store)
+    db = CampaignStore(store)
     try:
         if args.action == "list":
             for c in await db.campaigns():

@@ -21,8 +21,9 @@ from bot.proactive.errors import BadMessage, UnknownCustomer
 from bot.proactive.throttle import Limiter, Rate
 from dialogs.prompts import Choice, Prompt
 from storage import OutboxRow
+from storage.campaigns import CampaignStore
 from storage.consents import check_purpose
-from storage.proactive import ProactiveRecord, ProactiveStore, Target
+from storage.proactive import ProactiveRecord, Target
 from storage.vocabulary import Author
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class Proactive:
         self._holding: set[int] = set()
         """Outbox rows holding a place of `_in_flight` (until `settled`)."""
         self._engine: Engine | None = None
-        self._db: ProactiveStore | None = None
+        self._db: CampaignStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stepped = asyncio.Condition()
@@ -141,7 +142,7 @@ class Proactive:
     def install(self, builder: EngineBuilder) -> None:
         """See every outbox row before it leaves (only proactive ones are held)."""
         builder.gate(self)
-        self._db = ProactiveStore(builder.store)
+        self._db = CampaignStore(builder.store)
 
     async def start(self, engine: Engine) -> None:
         """Drive the running campaigns (resuming those a previous run left)."""
@@ -161,7 +162,7 @@ class Proactive:
             self._task = None
 
     @property
-    def db(self) -> ProactiveStore:
+    def db(self) -> CampaignStore:
         """The proactive messages' storage."""
         if self._db is None:
             raise RuntimeError("the proactive feature is not installed in an engine")

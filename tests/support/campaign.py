@@ -24,7 +24,7 @@ from sqlalchemy import Connection, insert, update
 from adapters.emulators import SlackEmulator, TelegramEmulator, TwilioEmulator
 from adapters.emulators.slack import dm_channel
 from storage import Store, open_store
-from storage.proactive import ProactiveStore
+from storage.campaigns import CampaignStore
 from storage.tables import metadata
 
 __all__ = [
@@ -188,7 +188,7 @@ async def create_campaign(url: str, text: str, *, purpose: str = "service") -> t
     """Start a campaign to every customer, as `baton campaign create` does."""
     store = await open_store(url)
     try:
-        found = await ProactiveStore(store).create_campaign(
+        found = await CampaignStore(store).create_campaign(
             name=text,
             purpose=purpose,
             prompt={"text": text},
@@ -205,7 +205,7 @@ async def create_campaign(url: str, text: str, *, purpose: str = "service") -> t
 async def campaign_progress(url: str, campaign_id: int) -> dict[str, Any]:
     store = await open_store(url)
     try:
-        found = await ProactiveStore(store).campaign(campaign_id)
+        found = await CampaignStore(store).campaign(campaign_id)
     finally:
         await store.close()
     assert found is not None
